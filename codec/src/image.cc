@@ -1,0 +1,191 @@
+#include "nlc/image.h"
+
+#include <png.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace nlc {
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using FilePtr = std::unique_ptr<FILE, FileCloser>;
+
+[[noreturn]] void png_fail(png_structp png, png_const_charp msg) {
+  auto* err = static_cast<std::string*>(png_get_error_ptr(png));
+  if (err) *err = msg;
+  png_longjmp(png, 1);
+}
+void png_warn(png_structp, png_const_charp) {}
+
+// Pixel-count limit: a 16k x 16k image. Larger headers are refused before any allocation.
+constexpr uint64_t kMaxPixels = uint64_t(16384) * 16384;
+
+}  // namespace
+
+Image read_png(const std::string& path) {
+  FilePtr f(std::fopen(path.c_str(), "rb"));
+  if (!f) throw ImageError(path + ": cannot open (" + std::strerror(errno) + ")");
+  uint8_t sig[8];
+  if (std::fread(sig, 1, 8, f.get()) != 8 || png_sig_cmp(sig, 0, 8))
+    throw ImageError(path + ": not a PNG file");
+  std::string err;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_warn);
+  if (!png) throw ImageError("libpng: out of memory");
+  png_infop info = png_create_info_struct(png);
+  Image img;
+  std::vector<png_bytep> rows;
+  std::string refuse;
+  // libpng reports errors by longjmp; nothing with a destructor is created below this point
+  // that is not already alive above it.
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw ImageError(path + ": corrupt PNG (" + err + ")");
+  }
+  png_init_io(png, f.get());
+  png_set_sig_bytes(png, 8);
+  png_read_info(png, info);
+  png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  int depth = png_get_bit_depth(png, info), type = png_get_color_type(png, info);
+  if (depth == 16) refuse = "16-bit PNG is not supported (nlc codes 8-bit images)";
+  else if (type & PNG_COLOR_MASK_ALPHA || png_get_valid(png, info, PNG_INFO_tRNS))
+    refuse = "PNG with alpha is not supported (flatten it to RGB first)";
+  else if (uint64_t(w) * h > kMaxPixels || w == 0 || h == 0)
+    refuse = "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
+  if (!refuse.empty()) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw ImageError(path + ": " + refuse);
+  }
+  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  png_read_update_info(png, info);
+  img.width = int(w);
+  img.height = int(h);
+  img.channels = png_get_channels(png, info);
+  img.pixels.resize(size_t(w) * h * img.channels);
+  rows.resize(h);
+  for (png_uint_32 y = 0; y < h; ++y) rows[y] = img.pixels.data() + size_t(y) * w * img.channels;
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  if (img.channels != 1 && img.channels != 3)
+    throw ImageError(path + ": unsupported PNG channel layout");
+  return img;
+}
+
+void write_png(const std::string& path, const Image& img) {
+  if (img.channels != 1 && img.channels != 3)
+    throw ImageError("write_png: only gray and RGB images");
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0) throw ImageError(path + ": cannot create a temporary file (" + std::strerror(errno) + ")");
+  FilePtr f(fdopen(fd, "wb"));
+  std::string tmp(name.data());
+  auto cleanup = [&] { std::remove(tmp.c_str()); };
+  if (!f) {
+    close(fd);
+    cleanup();
+    throw ImageError(path + ": cannot write");
+  }
+  std::string err;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_warn);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) {
+    png_destroy_write_struct(&png, &info);
+    cleanup();
+    throw ImageError("libpng: out of memory");
+  }
+  std::vector<png_const_bytep> rows(img.height);
+  for (int y = 0; y < img.height; ++y)
+    rows[y] = img.pixels.data() + size_t(y) * img.width * img.channels;
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    f.reset();
+    cleanup();
+    throw ImageError(path + ": PNG write failed (" + err + ")");
+  }
+  png_init_io(png, f.get());
+  png_set_IHDR(png, info, png_uint_32(img.width), png_uint_32(img.height), 8,
+               img.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  png_write_rows(png, const_cast<png_bytepp>(rows.data()), png_uint_32(img.height));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
+    f.reset();
+    cleanup();
+    throw ImageError(path + ": write error");
+  }
+  fchmod(fileno(f.get()), 0644);
+  f.reset();
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    cleanup();
+    throw ImageError(path + ": cannot rename temporary file (" + ec.message() + ")");
+  }
+}
+
+Tensor image_to_tensor(const Image& img, int align) {
+  if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3))
+    throw ImageError("image_to_tensor: empty or unsupported image");
+  int H = (img.height + align - 1) / align * align, W = (img.width + align - 1) / align * align;
+  Tensor t(1, H, W, 3);
+  for (int y = 0; y < H; ++y) {
+    int sy = std::min(y, img.height - 1);
+    for (int x = 0; x < W; ++x) {
+      int sx = std::min(x, img.width - 1);
+      const uint8_t* p = &img.pixels[(size_t(sy) * img.width + sx) * img.channels];
+      for (int c = 0; c < 3; ++c) t.at(0, y, x, c) = float(p[img.channels == 3 ? c : 0]) / 255.f;
+    }
+  }
+  return t;
+}
+
+Image tensor_to_image(const Tensor& t, int width, int height, int channels) {
+  if (t.n() != 1 || t.c() != 3 || t.h() < height || t.w() < width)
+    throw ImageError("tensor_to_image: tensor " + t.shape().str() + " does not hold the image");
+  Image img{width, height, channels, std::vector<uint8_t>(size_t(width) * height * channels)};
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      uint8_t* p = &img.pixels[(size_t(y) * width + x) * channels];
+      float v[3];
+      for (int c = 0; c < 3; ++c) v[c] = std::clamp(t.at(0, y, x, c), 0.f, 1.f) * 255.f;
+      if (channels == 3) {
+        for (int c = 0; c < 3; ++c) p[c] = uint8_t(std::nearbyint(v[c]));  // half to even, as torch.round
+      } else {  // grayscale source: the three decoded channels are averaged
+        p[0] = uint8_t(std::nearbyint((v[0] + v[1] + v[2]) / 3.f));
+      }
+    }
+  return img;
+}
+
+double psnr(const Image& a, const Image& b) {
+  if (a.width != b.width || a.height != b.height || a.channels != b.channels)
+    throw ImageError("psnr: images differ in size");
+  double se = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) {
+    double d = double(a.pixels[i]) - double(b.pixels[i]);
+    se += d * d;
+  }
+  double mse = se / double(a.pixels.size());
+  return mse == 0 ? INFINITY : 10.0 * std::log10(255.0 * 255.0 / mse);
+}
+
+}  // namespace nlc

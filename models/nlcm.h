@@ -1,0 +1,55 @@
+// Loader for .nlcm model files (spec: docs/model-format.md; writer: models/train/nlc_train/nlcm.py).
+// Everything is validated: a truncated, corrupt or wrong-version file throws ModelError with a
+// message naming the file and the problem; nothing is read out of bounds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace nlc {
+
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ModelTensor {
+  std::vector<int64_t> dims;
+  std::vector<float> data;  // converted to float32 whatever the stored type
+  int64_t numel() const;
+};
+
+using ModelParam = std::variant<int64_t, double, std::string, std::vector<double>>;
+
+struct ModelFile {
+  static constexpr int kMajor = 1;
+  static constexpr int kMinor = 0;
+  static constexpr size_t kHeaderBytes = 64;
+  // Refuse payloads above this when decompressed: a model is tens of MB; a corrupt size field
+  // must not make us allocate gigabytes.
+  static constexpr uint64_t kMaxPayloadBytes = uint64_t(1) << 31;
+
+  std::string source;  // file name, for messages
+  int major = 0, minor = 0;
+  std::string arch;
+  std::map<std::string, ModelParam> params;
+  std::map<std::string, ModelTensor> tensors;
+  std::array<uint8_t, 32> identity{};  // SHA-256 of the uncompressed payload
+
+  std::string identity_hex() const;
+  int64_t param_int(const std::string& key) const;
+  double param_float(const std::string& key) const;
+  std::vector<double> param_floats(const std::string& key) const;
+  // The tensor `name`, which must have exactly `dims`.
+  const ModelTensor& tensor(const std::string& name, const std::vector<int64_t>& dims) const;
+};
+
+ModelFile load_model_file(const std::string& path);
+ModelFile parse_model_file(const uint8_t* data, size_t size, const std::string& source);
+
+}  // namespace nlc
