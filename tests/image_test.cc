@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+#include <png.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "nlc/image.h"
+
+namespace nlc {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path temp_dir() {
+  fs::path d = fs::temp_directory_path() / ("nlc-image-test-" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+// Writes a PNG with any libpng colour type / depth (for the refusal tests).
+void write_raw_png(const std::string& path, int w, int h, int color_type, int depth) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_init_io(png, f);
+  png_set_IHDR(png, info, w, h, depth, color_type, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  int channels = color_type == PNG_COLOR_TYPE_RGBA ? 4 : color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
+  std::vector<uint8_t> row(size_t(w) * channels * (depth / 8), 7);
+  for (int y = 0; y < h; ++y) png_write_row(png, row.data());
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  std::fclose(f);
+}
+
+TEST(Image, PngRoundTripRgbAndGray) {
+  auto d = temp_dir();
+  for (int ch : {1, 3}) {
+    Image img{5, 3, ch, {}};
+    for (int i = 0; i < 5 * 3 * ch; ++i) img.pixels.push_back(uint8_t(i * 17));
+    std::string p = (d / ("rt" + std::to_string(ch) + ".png")).string();
+    write_png(p, img);
+    Image back = read_png(p);
+    EXPECT_EQ(back.width, 5);
+    EXPECT_EQ(back.height, 3);
+    EXPECT_EQ(back.channels, ch);
+    EXPECT_EQ(back.pixels, img.pixels);
+  }
+  // Nothing but the outputs is left behind (the temporary files were renamed).
+  int files = 0;
+  for (auto& e : fs::directory_iterator(d)) files += e.is_regular_file();
+  EXPECT_EQ(files, 2);
+  fs::remove_all(d);
+}
+
+TEST(Image, RefusesWhatItCannotCode) {
+  auto d = temp_dir();
+  std::string p16 = (d / "16.png").string(), pa = (d / "a.png").string(),
+              junk = (d / "junk.png").string(), cut = (d / "cut.png").string();
+  write_raw_png(p16, 4, 4, PNG_COLOR_TYPE_RGB, 16);
+  write_raw_png(pa, 4, 4, PNG_COLOR_TYPE_RGBA, 8);
+  try {
+    read_png(p16);
+    FAIL();
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("16-bit"), std::string::npos);
+  }
+  try {
+    read_png(pa);
+    FAIL();
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("alpha"), std::string::npos);
+  }
+  std::ofstream(junk) << "not a png";
+  EXPECT_THROW(read_png(junk), ImageError);
+  EXPECT_THROW(read_png((d / "missing.png").string()), ImageError);
+  // A truncated PNG: every prefix fails cleanly.
+  write_raw_png(cut, 16, 16, PNG_COLOR_TYPE_RGB, 8);
+  std::ifstream in(cut, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t n = 0; n + 1 < all.size(); n += 7) {
+    std::ofstream(cut, std::ios::binary | std::ios::trunc).write(all.data(), std::streamsize(n));
+    EXPECT_THROW(read_png(cut), ImageError) << n;
+  }
+  fs::remove_all(d);
+}
+
+TEST(Image, TensorPaddingReplicatesEdgesAndCropsBack) {
+  Image img{3, 2, 3, {}};
+  for (int i = 0; i < 18; ++i) img.pixels.push_back(uint8_t(10 * i));
+  Tensor t = image_to_tensor(img, 4);
+  EXPECT_EQ(t.shape(), (Shape{1, 4, 4, 3}));
+  EXPECT_FLOAT_EQ(t.at(0, 3, 3, 0), t.at(0, 1, 2, 0));
+  Image back = tensor_to_image(t, 3, 2, 3);
+  EXPECT_EQ(back.pixels, img.pixels);
+  EXPECT_TRUE(std::isinf(psnr(img, back)));
+}
+
+}  // namespace
+}  // namespace nlc

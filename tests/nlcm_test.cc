@@ -1,0 +1,98 @@
+// .nlcm loading: a valid file loads with the identity Python computed; every truncation,
+// a sample of bit flips, a wrong version and trailing bytes give ModelError, never a crash.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "bitstream/crc32c.h"
+#include "models/hyperprior.h"
+
+namespace nlc {
+namespace {
+
+std::string data_path(const std::string& f) { return std::string(NLC_TEST_DATA) + "/" + f; }
+
+std::vector<uint8_t> read_bytes(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::string error_of(const uint8_t* data, size_t size) {
+  try {
+    ModelFile m = parse_model_file(data, size, "test.nlcm");
+    MeanScaleHyperprior model(m);
+  } catch (const ModelError& e) {
+    return e.what();
+  }
+  return "";
+}
+std::string error_of(const std::vector<uint8_t>& b) { return error_of(b.data(), b.size()); }
+
+TEST(ModelFile, LoadsWithPythonsIdentity) {
+  ModelFile m = load_model_file(data_path("tiny.nlcm"));
+  std::ifstream f(data_path("tiny.nlcm.sha256"));
+  std::string want;
+  f >> want;
+  EXPECT_EQ(m.identity_hex(), want);
+  EXPECT_EQ(m.arch, "mshp-gain-v1");
+  EXPECT_EQ(m.major, 1);
+  EXPECT_EQ(m.param_int("N"), 8);
+  MeanScaleHyperprior model(m);
+  EXPECT_EQ(model.M(), 8);
+  EXPECT_EQ(model.num_qualities(), 6);
+}
+
+TEST(ModelFile, EveryTruncationIsAClearError) {
+  auto b = read_bytes(data_path("tiny.nlcm"));
+  ASSERT_GT(b.size(), 64u);
+  for (size_t n = 0; n < b.size(); ++n) {
+    std::string e = error_of(b.data(), n);
+    ASSERT_FALSE(e.empty()) << "prefix of " << n << " bytes was accepted";
+    if (n >= 64) {
+      EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+    }
+  }
+}
+
+TEST(ModelFile, BitFlipsAreDetected) {
+  auto b = read_bytes(data_path("tiny.nlcm"));
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<size_t> pos(0, b.size() - 1);
+  std::uniform_int_distribution<int> bit(0, 7);
+  for (int i = 0; i < 300; ++i) {
+    auto t = b;
+    size_t p = i < 64 ? size_t(i) : pos(rng);  // every header byte, then random ones
+    t[p] ^= uint8_t(1 << bit(rng));
+    EXPECT_FALSE(error_of(t).empty()) << "flip at byte " << p << " went unnoticed";
+  }
+}
+
+TEST(ModelFile, WrongVersionIsNamed) {
+  auto b = read_bytes(data_path("tiny.nlcm"));
+  b[4] = 2;  // major 2
+  std::memset(&b[12], 0, 4);
+  uint32_t crc = crc32c(b.data(), 64);
+  std::memcpy(&b[12], &crc, 4);
+  std::string e = error_of(b);
+  EXPECT_NE(e.find("version 2.0 is not supported"), std::string::npos) << e;
+}
+
+TEST(ModelFile, TrailingBytesAndWrongMagic) {
+  auto b = read_bytes(data_path("tiny.nlcm"));
+  auto t = b;
+  t.push_back(0);
+  EXPECT_NE(error_of(t).find("trailing"), std::string::npos);
+  t = b;
+  t[0] = 'X';
+  EXPECT_NE(error_of(t).find("not an nlc model file"), std::string::npos);
+}
+
+TEST(ModelFile, MissingFileIsAnError) {
+  EXPECT_THROW(load_model_file(data_path("does-not-exist.nlcm")), ModelError);
+}
+
+}  // namespace
+}  // namespace nlc

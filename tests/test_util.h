@@ -1,0 +1,39 @@
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "kernels/cpu/tensor.h"
+
+namespace nlc::test {
+
+inline Tensor random_tensor(Shape s, std::mt19937& rng, float lo = -1.f, float hi = 1.f) {
+  Tensor t(s);
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (size_t i = 0; i < t.numel(); ++i) t.data()[i] = d(rng);
+  return t;
+}
+
+inline std::vector<float> random_vector(size_t n, std::mt19937& rng, float lo, float hi) {
+  std::vector<float> v(n);
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+inline float max_abs(const Tensor& t) {
+  float m = 0;
+  for (size_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+  return m;
+}
+
+// max |a - b| / max(|b|_inf, floor): the error relative to the tensor's own scale.
+inline double max_rel_error(const Tensor& a, const Tensor& b, double floor = 1e-6) {
+  double m = 0;
+  for (size_t i = 0; i < a.numel(); ++i)
+    m = std::max(m, double(std::fabs(a.data()[i] - b.data()[i])));
+  return m / std::max(double(max_abs(b)), floor);
+}
+
+}  // namespace nlc::test
