@@ -1,0 +1,88 @@
+// The shipped model end to end on a 768x512 image (Kodak's size), optimised kernels:
+// g_a, g_s, the hyper path, and "decode" = h_s + dequantisation + g_s (what a decoder runs
+// once the entropy decoder has produced the symbols). Set NLC_MODEL to bench another model.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "models/hyperprior.h"
+#include "nlc/image.h"
+
+#ifndef NLC_DEFAULT_MODEL
+#define NLC_DEFAULT_MODEL ""
+#endif
+#ifndef NLC_BENCH_IMAGE
+#define NLC_BENCH_IMAGE ""
+#endif
+
+namespace nlc {
+namespace {
+
+struct Fixture {
+  std::unique_ptr<MeanScaleHyperprior> model;
+  Tensor x;
+  MeanScaleHyperprior::Result r;
+  static Fixture& get() {
+    static Fixture inst = [] {
+      Fixture f;
+      const char* env = std::getenv("NLC_MODEL");
+      ModelFile file = load_model_file(env && *env ? env : NLC_DEFAULT_MODEL);
+      f.model = std::make_unique<MeanScaleHyperprior>(file, Backend::kOptimized);
+      f.x = image_to_tensor(read_png(NLC_BENCH_IMAGE), MeanScaleHyperprior::kAlign);
+      f.r = f.model->forward(f.x, 3.0);  // also warms the primitive caches
+      return f;
+    }();
+    return inst;
+  }
+};
+
+void pixels_rate(benchmark::State& st) {
+  const Tensor& x = Fixture::get().x;
+  st.counters["MP/s"] = benchmark::Counter(double(x.h()) * x.w() * 1e-6 * double(st.iterations()),
+                                           benchmark::Counter::kIsRate);
+}
+
+void BM_g_a(benchmark::State& st) {
+  auto& f = Fixture::get();
+  for (auto _ : st) benchmark::DoNotOptimize(f.model->g_a(f.x));
+  pixels_rate(st);
+}
+
+void BM_g_s(benchmark::State& st) {
+  auto& f = Fixture::get();
+  for (auto _ : st) benchmark::DoNotOptimize(f.model->g_s(f.r.y_hat));
+  pixels_rate(st);
+}
+
+void BM_hyper_encode(benchmark::State& st) {  // h_a + h_s
+  auto& f = Fixture::get();
+  for (auto _ : st) {
+    Tensor z = f.model->h_a(f.r.y_g);
+    benchmark::DoNotOptimize(f.model->h_s(MeanScaleHyperprior::round(z)));
+  }
+  pixels_rate(st);
+}
+
+void BM_decode(benchmark::State& st) {  // h_s + y_hat + g_s
+  auto& f = Fixture::get();
+  auto g = f.model->gains(3.0);
+  for (auto _ : st) {
+    Tensor mu, sigma;
+    f.model->split_params(f.model->h_s(f.r.z_hat), mu, sigma);
+    Tensor q = f.r.y_hat_g;  // symbols + mu, as the entropy decoder would give them
+    Tensor y_hat = MeanScaleHyperprior::scale_channels(q, g.inv_gain);
+    benchmark::DoNotOptimize(f.model->g_s(y_hat));
+  }
+  pixels_rate(st);
+}
+
+BENCHMARK(BM_g_a)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(BM_g_s)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(BM_hyper_encode)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_decode)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+
+}  // namespace
+}  // namespace nlc
+
+BENCHMARK_MAIN();
