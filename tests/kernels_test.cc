@@ -4,9 +4,6 @@
 #include "kernels/cpu/ops.h"
 #include "test_util.h"
 
-#ifdef NLC_HAVE_CUDA
-#include "kernels/cuda/cuda.h"
-#endif
 
 namespace nlc {
 namespace {
@@ -148,18 +145,6 @@ TEST(Kernels, InvalidWeightsAreRejected) {
   EXPECT_THROW(ref::conv2d(Tensor(1, 4, 4, 2), w), std::invalid_argument);
 }
 
-#ifdef NLC_HAVE_CUDA
-TEST(KernelsCuda, GdnMatchesReference) {
-  if (!cuda::available()) GTEST_SKIP() << "no CUDA device: " << cuda::describe();
-  std::mt19937 rng(11);
-  for (int c : {3, 128, 192})
-    for (bool inverse : {false, true}) {
-      GdnWeights g = random_gdn(c, inverse, rng);
-      Tensor x = test::random_tensor(Shape{1, 17, 23, c}, rng, -3.f, 3.f);
-      EXPECT_LT(max_rel_error(cuda::gdn(x, g), ref::gdn(x, g)), kConvTol) << "C=" << c;
-    }
-}
-#endif
 
 }  // namespace
 }  // namespace nlc

@@ -63,7 +63,9 @@ class Conv2d {
 };
 
 // Optimised GDN/IGDN: x^2 (OpenMP), a oneDNN 1x1 convolution with gamma and bias beta,
-// then x * rsqrt(.) or x * sqrt(.) (OpenMP, vectorised).
+// then x / sqrt(.) or x * sqrt(.) (OpenMP, vectorised). Measured on 256x384x128 (2-core
+// EPYC): 1x1 conv 23 ms + two passes; doing the power and product as oneDNN post-ops
+// (eltwise_pow + binary_mul) took 112 ms, so the passes are ours.
 class Gdn {
  public:
   explicit Gdn(GdnWeights g);

@@ -111,7 +111,7 @@ Tensor Conv2d::forward(const Tensor& x) {
   Shape out_shape = conv_output_shape(impl_->w.spec, x.shape());
   Impl::Plan& p = impl_->plan_for(x.shape());
   auto& ctx = context();
-  Tensor y(out_shape);
+  Tensor y = Tensor::uninitialized(out_shape);
   const Shape& in = x.shape();
   memory src({{in.n, in.c, in.h, in.w}, dt::f32, tag::nhwc}, ctx.engine,
              const_cast<float*>(x.data()));
@@ -137,7 +137,7 @@ static ConvWeights gdn_as_conv(const GdnWeights& g) {
 Gdn::Gdn(GdnWeights g) : inverse_(g.inverse), norm_(gdn_as_conv(g)) {}
 
 Tensor Gdn::forward(const Tensor& x) {
-  Tensor sq(x.shape());
+  Tensor sq = Tensor::uninitialized(x.shape());
   const float* in = x.data();
   float* s = sq.data();
   const ptrdiff_t n = ptrdiff_t(x.numel());
