@@ -9,15 +9,6 @@
 namespace nlc {
 namespace {
 
-GdnWeights random_gdn(int c, bool inverse, std::mt19937& rng) {
-  GdnWeights g;
-  g.channels = c;
-  g.inverse = inverse;
-  g.beta = test::random_vector(size_t(c), rng, 0.5f, 1.5f);
-  g.gamma = test::random_vector(size_t(c) * c, rng, 0.f, 0.2f);
-  return g;
-}
-
 TEST(Cuda, DescribesTheDevice) {
   std::string d = cuda::describe();
   std::printf("%s\n", d.c_str());
@@ -29,7 +20,7 @@ TEST(Cuda, GdnMatchesReference) {
   std::mt19937 rng(11);
   for (int c : {3, 128, 192})
     for (bool inverse : {false, true}) {
-      GdnWeights g = random_gdn(c, inverse, rng);
+      GdnWeights g = test::random_gdn(c, inverse, rng);
       Tensor x = test::random_tensor(Shape{1, 17, 23, c}, rng, -3.f, 3.f);
       double e = test::max_rel_error(cuda::gdn(x, g), ref::gdn(x, g));
       std::printf("GDN C=%d inverse=%d rel err %.2e\n", c, int(inverse), e);

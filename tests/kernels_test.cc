@@ -94,20 +94,11 @@ TEST(Kernels, ReferenceConvHandComputed) {
   EXPECT_FLOAT_EQ(u.at(0, 1, 1, 0), 0.f);
 }
 
-GdnWeights random_gdn(int c, bool inverse, std::mt19937& rng) {
-  GdnWeights g;
-  g.channels = c;
-  g.inverse = inverse;
-  g.beta = test::random_vector(size_t(c), rng, 0.5f, 1.5f);
-  g.gamma = test::random_vector(size_t(c) * c, rng, 0.f, 0.2f);
-  return g;
-}
-
 TEST(Kernels, GdnMatchesReference) {
   std::mt19937 rng(3);
   for (int c : {1, 3, 16, 37, 128})
     for (bool inverse : {false, true}) {
-      GdnWeights g = random_gdn(c, inverse, rng);
+      GdnWeights g = test::random_gdn(c, inverse, rng);
       Tensor x = test::random_tensor(Shape{1, 9, 14, c}, rng, -3.f, 3.f);
       Tensor want = ref::gdn(x, g);
       Tensor got = Gdn(g).forward(x);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "kernels/cpu/tensor.h"
+#include "kernels/cpu/ops.h"
 
 namespace nlc::test {
 
@@ -34,6 +34,16 @@ inline double max_rel_error(const Tensor& a, const Tensor& b, double floor = 1e-
   for (size_t i = 0; i < a.numel(); ++i)
     m = std::max(m, double(std::fabs(a.data()[i] - b.data()[i])));
   return m / std::max(double(max_abs(b)), floor);
+}
+
+// GDN parameters in the range training produces: beta around 1, small non-negative gamma.
+inline GdnWeights random_gdn(int c, bool inverse, std::mt19937& rng) {
+  GdnWeights g;
+  g.channels = c;
+  g.inverse = inverse;
+  g.beta = random_vector(size_t(c), rng, 0.5f, 1.5f);
+  g.gamma = random_vector(size_t(c) * c, rng, 0.f, 0.2f);
+  return g;
 }
 
 }  // namespace nlc::test

@@ -181,7 +181,8 @@ def main(argv=None):
             last_save = time.time()
 
     elapsed = time.time() - t0
-    if good_step != step:
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if good_step != step and not finite:
         model.load_state_dict(good_state)
         step = good_step
     history.append({"steps": run_steps, "seconds": round(elapsed, 1), "batch": a.batch,
