@@ -1,0 +1,224 @@
+#include "entropy/rans.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace nlc {
+namespace {
+
+constexpr uint32_t kStateLower = 1u << 16;  // x in [2^16, 2^32)
+constexpr int kBypassBits = 4;
+constexpr uint32_t kBypassMax = (1u << kBypassBits) - 1;
+constexpr uint32_t kBypassFreq = kProbTotal >> kBypassBits;
+
+struct Op {  // one coding step: a symbol's [start, start + freq)
+  uint32_t start, freq;
+};
+
+void append_value(int32_t v, const QuantizedCdf& t, std::vector<Op>& ops) {
+  const int64_t n = t.num_symbols();
+  const int64_t idx = int64_t(v) - t.offset;
+  if (idx >= 0 && idx < n - 1) {
+    ops.push_back({t.cdf[size_t(idx)], t.cdf[size_t(idx) + 1] - t.cdf[size_t(idx)]});
+    return;
+  }
+  ops.push_back({t.cdf[size_t(n - 1)], t.cdf[size_t(n)] - t.cdf[size_t(n - 1)]});  // escape
+  // Distance past the range, folded to non-negative: below -> odd, above -> even.
+  uint64_t raw = idx < 0 ? uint64_t(-2 * idx - 1) : uint64_t(2 * (idx - (n - 1)));
+  uint32_t chunks = 0;
+  while (chunks < 16 && (raw >> (kBypassBits * chunks)) != 0) ++chunks;
+  for (uint32_t c = chunks;; c -= kBypassMax) {  // chunk count, in unary groups of 15
+    uint32_t sym = std::min(c, kBypassMax);
+    ops.push_back({sym * kBypassFreq, kBypassFreq});
+    if (c < kBypassMax) break;
+  }
+  for (uint32_t c = 0; c < chunks; ++c) {
+    uint32_t sym = uint32_t(raw >> (kBypassBits * c)) & kBypassMax;
+    ops.push_back({sym * kBypassFreq, kBypassFreq});
+  }
+}
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
+}
+uint32_t get_u32(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+// Encodes one lane's ops (in reverse, as rANS requires) into: u32 final state | words.
+void encode_lane(const std::vector<Op>& ops, std::vector<uint8_t>& out) {
+  std::vector<uint16_t> words;  // in emission order (reversed at the end)
+  uint32_t x = kStateLower;
+  for (size_t i = ops.size(); i-- > 0;) {
+    const Op& op = ops[i];
+    const uint64_t x_max = uint64_t(op.freq) << 16;
+    if (x >= x_max) {
+      words.push_back(uint16_t(x & 0xFFFF));
+      x >>= 16;
+    }
+    x = ((x / op.freq) << kPrecisionBits) + (x % op.freq) + op.start;
+  }
+  put_u32(out, x);
+  for (size_t i = words.size(); i-- > 0;) {
+    out.push_back(uint8_t(words[i] & 0xFF));
+    out.push_back(uint8_t(words[i] >> 8));
+  }
+}
+
+class LaneDecoder {
+ public:
+  LaneDecoder(const uint8_t* p, size_t bytes) : p_(p + 4), end_(p + bytes), x_(get_u32(p)) {
+    if (x_ < kStateLower) throw StreamError("entropy-coded lane has an invalid initial state");
+  }
+  uint32_t slot() const { return x_ & (kProbTotal - 1); }
+  void advance(uint32_t start, uint32_t freq) {
+    x_ = freq * (x_ >> kPrecisionBits) + slot() - start;
+    if (x_ < kStateLower) {
+      if (end_ - p_ < 2) throw StreamError("entropy-coded lane ends early (truncated or corrupt)");
+      x_ = (x_ << 16) | uint32_t(p_[0]) | uint32_t(p_[1]) << 8;
+      p_ += 2;
+    }
+  }
+  uint32_t bypass() {
+    uint32_t sym = slot() / kBypassFreq;
+    advance(sym * kBypassFreq, kBypassFreq);
+    return sym;
+  }
+  void finish() const {
+    if (p_ != end_ || x_ != kStateLower)
+      throw StreamError("entropy-coded lane does not end cleanly (corrupt stream)");
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+  uint32_t x_;
+};
+
+int32_t decode_value(LaneDecoder& d, const QuantizedCdf& t) {
+  const uint32_t slot = d.slot();
+  // First symbol whose cdf exceeds the slot, minus one.
+  auto it = std::upper_bound(t.cdf.begin(), t.cdf.end(), slot);
+  const size_t s = size_t(it - t.cdf.begin()) - 1;
+  d.advance(t.cdf[s], t.cdf[s + 1] - t.cdf[s]);
+  const int64_t n = t.num_symbols();
+  if (int64_t(s) < n - 1) return int32_t(int64_t(s) + t.offset);
+  uint32_t chunks = 0;
+  for (;;) {
+    uint32_t c = d.bypass();
+    chunks += c;
+    if (c < kBypassMax) break;
+    if (chunks > 16) throw StreamError("escape-coded value is too long (corrupt stream)");
+  }
+  if (chunks > 16) throw StreamError("escape-coded value is too long (corrupt stream)");
+  uint64_t raw = 0;
+  for (uint32_t c = 0; c < chunks; ++c) raw |= uint64_t(d.bypass()) << (kBypassBits * c);
+  int64_t idx = (raw & 1) ? -int64_t((raw + 1) / 2) : int64_t(raw / 2) + (n - 1);
+  int64_t v = idx + t.offset;
+  if (v < INT32_MIN || v > INT32_MAX) throw StreamError("escape-coded value out of range");
+  return int32_t(v);
+}
+
+constexpr size_t kMaxSymbols = size_t(1) << 40;  // keeps n * k below 2^64 (k <= 2^20)
+
+size_t lane_begin(size_t n, uint32_t lanes, uint32_t k) { return n * k / lanes; }
+
+}  // namespace
+
+void QuantizedCdf::validate() const {
+  if (cdf.size() < 2 || cdf.size() > kProbTotal + 1 || cdf.front() != 0 || cdf.back() != kProbTotal)
+    throw std::invalid_argument("quantised CDF must start at 0 and end at 2^16");
+  for (size_t i = 1; i < cdf.size(); ++i)
+    if (cdf[i] <= cdf[i - 1])
+      throw std::invalid_argument("quantised CDF gives a symbol zero probability");
+}
+
+QuantizedCdf quantize_pmf(const std::vector<double>& pmf, double escape_weight, int32_t offset) {
+  const size_t n = pmf.size() + 1;
+  if (n > kProbTotal / 2) throw std::invalid_argument("too many symbols for a 16-bit CDF");
+  double total = escape_weight;
+  for (double p : pmf) {
+    if (!(p >= 0) || !std::isfinite(p)) throw std::invalid_argument("pmf must be non-negative");
+    total += p;
+  }
+  if (!(escape_weight >= 0) || !(total > 0)) throw std::invalid_argument("pmf sums to zero");
+  // Scale to integers once; everything after is exact integer arithmetic.
+  std::vector<uint64_t> w(n);
+  uint64_t wsum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double p = i + 1 < n ? pmf[i] : escape_weight;
+    w[i] = uint64_t(std::llround(p / total * double(1u << 30)));
+    wsum += w[i];
+  }
+  const uint64_t spare = kProbTotal - n;  // after the guaranteed 1 per symbol
+  std::vector<uint32_t> freq(n);
+  uint64_t used = 0;
+  size_t largest = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t extra = wsum ? w[i] * spare / wsum : 0;
+    freq[i] = uint32_t(1 + extra);
+    used += freq[i];
+    if (w[i] > w[largest]) largest = i;
+  }
+  freq[largest] += uint32_t(kProbTotal - used);  // rounding remainder to the likeliest
+  QuantizedCdf q;
+  q.offset = offset;
+  q.cdf.resize(n + 1);
+  q.cdf[0] = 0;
+  for (size_t i = 0; i < n; ++i) q.cdf[i + 1] = q.cdf[i] + freq[i];
+  q.validate();
+  return q;
+}
+
+uint32_t default_lane_count(size_t n) {
+  return uint32_t(std::clamp<size_t>((n + 16383) / 16384, 1, 4096));
+}
+
+std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes) {
+  if (lanes == 0 || lanes > (1u << 20)) throw std::invalid_argument("lane count out of range");
+  for (const auto& t : tables) t.validate();
+  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  std::vector<uint8_t> out(4 + 4 * size_t(lanes), 0);
+  for (int b = 0; b < 4; ++b) out[size_t(b)] = uint8_t(lanes >> (8 * b));
+  std::vector<Op> ops;
+  for (uint32_t k = 0; k < lanes; ++k) {
+    ops.clear();
+    for (size_t i = lane_begin(n, lanes, k); i < lane_begin(n, lanes, k + 1); ++i) {
+      if (table_index[i] >= tables.size()) throw std::invalid_argument("table index out of range");
+      append_value(values[i], tables[table_index[i]], ops);
+    }
+    size_t before = out.size();
+    encode_lane(ops, out);
+    uint32_t len = uint32_t(out.size() - before);
+    for (int b = 0; b < 4; ++b) out[4 + 4 * size_t(k) + size_t(b)] = uint8_t(len >> (8 * b));
+  }
+  return out;
+}
+
+void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+                 const std::vector<QuantizedCdf>& tables, int32_t* values) {
+  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  if (size < 4) throw StreamError("entropy-coded data truncated (no lane count)");
+  const uint32_t lanes = get_u32(data);
+  if (lanes == 0 || lanes > (1u << 20))
+    throw StreamError("entropy-coded data has an invalid lane count " + std::to_string(lanes));
+  if ((size - 4) / 4 < lanes) throw StreamError("entropy-coded data truncated (lane table)");
+  size_t pos = 4 + 4 * size_t(lanes);
+  for (uint32_t k = 0; k < lanes; ++k) {
+    const size_t len = get_u32(data + 4 + 4 * size_t(k));
+    if (len < 4 || len % 2 || len > size - pos)
+      throw StreamError("entropy-coded lane " + std::to_string(k) + " has an invalid length");
+    LaneDecoder d(data + pos, len);
+    for (size_t i = lane_begin(n, lanes, k); i < lane_begin(n, lanes, k + 1); ++i) {
+      if (table_index[i] >= tables.size()) throw std::invalid_argument("table index out of range");
+      values[i] = decode_value(d, tables[table_index[i]]);
+    }
+    d.finish();
+    pos += len;
+  }
+  if (pos != size) throw StreamError("entropy-coded data has trailing bytes");
+}
+
+}  // namespace nlc
