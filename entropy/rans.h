@@ -23,12 +23,9 @@
 #include <stdexcept>
 #include <vector>
 
-namespace nlc {
+#include "bitstream/stream_error.h"
 
-class StreamError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace nlc {
 
 inline constexpr int kPrecisionBits = 16;
 inline constexpr uint32_t kProbTotal = 1u << kPrecisionBits;

@@ -1,0 +1,65 @@
+// The .nlc container (normative spec: docs/bitstream.md): magic, version, a header with
+// the model's identity and the image geometry, then typed sections, each with a length and
+// a CRC-32C, closed by an END section. parse() rejects, with a StreamError that says why,
+// anything it cannot decode exactly, and never reads outside the buffer it is given.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "bitstream/stream_error.h"
+
+namespace nlc::bitstream {
+
+inline constexpr uint8_t kMagic[4] = {0x89, 'N', 'L', 'C'};
+inline constexpr uint8_t kMajor = 1;
+inline constexpr uint8_t kMinor = 0;
+inline constexpr uint16_t kHeaderFieldBytes = 52;  // header fields of version 1.0
+inline constexpr uint32_t kMaxDimension = 65535;   // per side; refuse larger before allocating
+
+enum class ColourFormat : uint8_t { kRgb = 0, kGray = 1 };
+
+struct Header {
+  uint8_t major = kMajor, minor = kMinor;
+  std::array<uint8_t, 32> model_id{};  // SHA-256 identity of the model (docs/model-format.md)
+  uint32_t width = 0, height = 0;
+  uint8_t bit_depth = 8;
+  ColourFormat colour = ColourFormat::kRgb;
+  uint32_t quality_q16 = 0;  // quality as unsigned 16.16 fixed point
+  uint32_t tile_size = 0;    // tile side in pixels (multiple of 64), 0: one tile
+};
+
+enum SectionType : uint8_t {
+  kEnd = 0x00,
+  kHyperLatent = 0x01,  // a tile's z symbols (rANS lanes)
+  kLatent = 0x02,       // a tile's y symbols (rANS lanes)
+};
+bool is_known_section(uint8_t type);
+
+struct Section {
+  uint8_t type = 0;
+  bool required = true;
+  std::vector<uint8_t> payload;
+};
+
+struct SectionView {
+  uint8_t type = 0;
+  bool required = true;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t offset = 0;  // of the section's first byte in the stream
+};
+
+struct Parsed {
+  Header header;
+  std::vector<SectionView> sections;  // known sections in stream order (END excluded)
+  size_t skipped_optional = 0;        // unknown optional sections that were skipped
+};
+
+// Serialises header and sections and appends the END section.
+std::vector<uint8_t> write(const Header& h, const std::vector<Section>& sections);
+Parsed parse(const uint8_t* data, size_t size);
+
+}  // namespace nlc::bitstream

@@ -1,0 +1,122 @@
+// Container: round trip, the worked example of docs/bitstream.md byte for byte, and
+// rejection of every truncation, every single-bit flip, unknown required sections,
+// trailing bytes and out-of-range headers.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "bitstream/container.h"
+#include "bitstream/crc32c.h"
+
+namespace nlc::bitstream {
+namespace {
+
+Header example_header() {
+  Header h;
+  for (int i = 0; i < 32; ++i) h.model_id[size_t(i)] = uint8_t(i);
+  h.width = 17;
+  h.height = 33;
+  h.quality_q16 = 0x00028000;  // 2.5
+  return h;
+}
+
+std::string hex(const std::vector<uint8_t>& b) {
+  std::string s;
+  char buf[4];
+  for (uint8_t v : b) {
+    std::snprintf(buf, sizeof buf, "%02x", v);
+    s += buf;
+  }
+  return s;
+}
+
+TEST(Crc32c, StandardCheckValue) {
+  const char* s = "123456789";
+  EXPECT_EQ(crc32c(s, 9), 0xE3069283u);
+  EXPECT_EQ(crc32c(s + 4, 5, crc32c(s, 4)), 0xE3069283u);  // in pieces
+}
+
+TEST(Container, WorkedExampleOfTheSpec) {
+  auto bytes = write(example_header(), {Section{kLatent, true, {0xAA, 0xBB}}});
+  // docs/bitstream.md, "Worked example": keep both in step. The three CRCs were checked
+  // against the independent Python implementation in models/train/nlc_train/nlcm.py.
+  EXPECT_EQ(hex(bytes),
+            "894e4c43" "0100" "3400"
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            "11000000" "21000000" "08" "00" "0000" "00800200" "00000000"
+            "4e7ef838"
+            "02" "01" "02000000" "aabb" "90f75ab8"
+            "00" "01" "00000000" "26133b6f");
+  Parsed p = parse(bytes.data(), bytes.size());
+  EXPECT_EQ(p.header.width, 17u);
+  EXPECT_EQ(p.header.height, 33u);
+  EXPECT_EQ(p.header.quality_q16, 0x28000u);
+  ASSERT_EQ(p.sections.size(), 1u);
+  EXPECT_EQ(p.sections[0].type, kLatent);
+  EXPECT_EQ(std::vector<uint8_t>(p.sections[0].data, p.sections[0].data + 2),
+            (std::vector<uint8_t>{0xAA, 0xBB}));
+}
+
+TEST(Container, EveryTruncationAndEveryBitFlipIsRejected) {
+  auto bytes = write(example_header(), {Section{kHyperLatent, true, {1, 2, 3}},
+                                        Section{kLatent, true, std::vector<uint8_t>(40, 7)}});
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_THROW(parse(bytes.data(), n), StreamError) << "prefix " << n;
+  for (size_t i = 0; i < bytes.size(); ++i)
+    for (int b = 0; b < 8; ++b) {
+      auto bad = bytes;
+      bad[i] ^= uint8_t(1 << b);
+      EXPECT_THROW(parse(bad.data(), bad.size()), StreamError) << "byte " << i << " bit " << b;
+    }
+}
+
+TEST(Container, UnknownSectionsAndTrailingBytes) {
+  auto optional = write(example_header(), {Section{0x55, false, {9, 9}}, Section{kLatent, true, {}}});
+  Parsed p = parse(optional.data(), optional.size());
+  EXPECT_EQ(p.skipped_optional, 1u);
+  EXPECT_EQ(p.sections.size(), 1u);
+
+  auto required = write(example_header(), {Section{0x55, true, {9, 9}}});
+  try {
+    parse(required.data(), required.size());
+    FAIL();
+  } catch (const StreamError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not know"), std::string::npos) << e.what();
+  }
+  auto trailing = optional;
+  trailing.push_back(0);
+  EXPECT_THROW(parse(trailing.data(), trailing.size()), StreamError);
+}
+
+TEST(Container, NewerMinorVersionWithLongerHeaderIsRead) {
+  // A 1.1 stream whose header carries 4 more bytes of fields a 1.0 decoder does not know.
+  auto b = write(example_header(), {});
+  std::vector<uint8_t> s(b.begin(), b.begin() + 8 + kHeaderFieldBytes);
+  s[5] = 1;
+  s[6] = uint8_t(kHeaderFieldBytes + 4);
+  s.insert(s.end(), {1, 2, 3, 4});
+  uint32_t crc = crc32c(s.data(), s.size());
+  for (int i = 0; i < 4; ++i) s.push_back(uint8_t(crc >> (8 * i)));
+  s.insert(s.end(), b.end() - 10, b.end());  // the END section
+  Parsed p = parse(s.data(), s.size());
+  EXPECT_EQ(p.header.minor, 1);
+  EXPECT_EQ(p.header.width, 17u);
+}
+
+TEST(Container, RefusesImpossibleHeaders) {
+  Header h = example_header();
+  h.width = 70000;
+  EXPECT_THROW(write(h, {}), std::invalid_argument);
+  auto b = write(example_header(), {});
+  b[4] = 2;  // major 2
+  try {
+    parse(b.data(), b.size());
+    FAIL();
+  } catch (const StreamError& e) {
+    EXPECT_NE(std::string(e.what()).find("version 2.0 is not supported"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace nlc::bitstream
