@@ -116,6 +116,22 @@ MeanScaleHyperprior::MeanScaleHyperprior(const ModelFile& f, Backend backend)
         throw ModelError(f.source + ": gain vectors must be positive and finite");
   }
   eb_ = EntropyBottleneck(f, N_);
+  auto it = f.params.find("h_s_integer");
+  if (it != f.params.end() && std::holds_alternative<int64_t>(it->second) &&
+      std::get<int64_t>(it->second) == 1)
+    int_hs_ = IntegerHyperSynthesis(f, N_, M_);
+}
+
+void MeanScaleHyperprior::integer_params(const IntegerHyperSynthesis::Output& o, Tensor& mu,
+                                         Tensor& sigma) const {
+  Shape s{o.n, o.h, o.w, o.c};
+  mu = Tensor::uninitialized(s);
+  sigma = Tensor::uninitialized(s);
+  const auto& table = int_hs_.scale_table();
+  for (size_t i = 0; i < s.numel(); ++i) {
+    mu.data()[i] = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
+    sigma.data()[i] = table[o.index[i]];
+  }
 }
 
 MeanScaleHyperprior::Gains MeanScaleHyperprior::gains(double q) const {
@@ -183,7 +199,14 @@ MeanScaleHyperprior::Result MeanScaleHyperprior::forward(const Tensor& x, double
   r.y_g = scale_channels(r.y, g.gain);
   r.z = h_a(r.y_g);
   r.z_hat = round(r.z);
-  split_params(h_s(r.z_hat), r.mu, r.sigma);
+  if (int_hs_.loaded()) {
+    IntegerHyperSynthesis::Output o = int_hs_.run(r.z_hat);
+    integer_params(o, r.mu, r.sigma);
+    r.mu_q = std::move(o.mu_q);
+    r.scale_index = std::move(o.index);
+  } else {
+    split_params(h_s(r.z_hat), r.mu, r.sigma);
+  }
   r.y_hat_g = quantize_mean_subtracted(r.y_g, r.mu);
   r.y_hat = scale_channels(r.y_hat_g, g.inv_gain);
   r.x_hat = g_s(r.y_hat);

@@ -12,6 +12,7 @@
 
 #include "entropy/entropy_models.h"
 #include "kernels/cpu/ops.h"
+#include "models/integer_hs.h"
 #include "models/nlcm.h"
 
 namespace nlc {
@@ -72,10 +73,18 @@ class MeanScaleHyperprior {
   struct Result {
     Tensor y, y_g, z, z_hat, mu, sigma, y_hat_g, y_hat, x_hat;
     double bits_z = 0, bits_y = 0;
+    // With the integer h_s: mu = mu_q / 256 and sigma = scale_table[scale_index] (NHWC).
+    std::vector<int32_t> mu_q;
+    std::vector<uint8_t> scale_index;
   };
   // The whole model on x ([1,H,W,3] in [0,1], H and W multiples of kAlign), with rates
-  // estimated from the entropy models' likelihoods.
+  // estimated from the entropy models' likelihoods. The entropy parameters come from the
+  // integer h_s when the model has one (as the codec will use them), else from float h_s.
   Result forward(const Tensor& x, double q);
+  bool has_integer_hs() const { return int_hs_.loaded(); }
+  const IntegerHyperSynthesis& integer_hs() const { return int_hs_; }
+  // mu and sigma tensors from the integer h_s output.
+  void integer_params(const IntegerHyperSynthesis::Output& o, Tensor& mu, Tensor& sigma) const;
 
   // Helpers the forward pass is made of, exposed for stage-wise golden tests.
   static Tensor scale_channels(const Tensor& t, const std::vector<float>& g);
@@ -97,6 +106,7 @@ class MeanScaleHyperprior {
   std::vector<std::vector<float>> gain_, inv_gain_;
   EntropyBottleneck eb_;
   GaussianConditional gc_;
+  IntegerHyperSynthesis int_hs_;
 };
 
 }  // namespace nlc

@@ -129,6 +129,14 @@ const ModelTensor& ModelFile::tensor(const std::string& name,
   return it->second;
 }
 
+const std::vector<int32_t>& ModelFile::int_tensor(const std::string& name,
+                                                  const std::vector<int64_t>& dims) const {
+  const ModelTensor& t = tensor(name, dims);
+  if (t.ints.size() != t.data.size())
+    throw ModelError(source + ": tensor '" + name + "' must be stored as integers");
+  return t.ints;
+}
+
 ModelFile parse_model_file(const uint8_t* data, size_t size, const std::string& source) {
   ModelFile m;
   m.source = source;
@@ -245,6 +253,11 @@ ModelFile parse_model_file(const uint8_t* data, size_t size, const std::string& 
         case kI16: t.data[k] = float(int16_t(le16(e))); break;
         default: t.data[k] = float(int32_t(le32(e))); break;
       }
+    }
+    if (dtype == kI16 || dtype == kI32) {
+      t.ints.resize(t.data.size());
+      for (size_t k = 0; k < t.ints.size(); ++k)
+        t.ints[k] = dtype == kI16 ? int32_t(int16_t(le16(p + k * 2))) : int32_t(le32(p + k * 4));
     }
     if (!m.tensors.emplace(name, std::move(t)).second)
       throw ModelError(source + ": tensor '" + name + "' appears twice");

@@ -20,7 +20,8 @@ class ModelError : public std::runtime_error {
 
 struct ModelTensor {
   std::vector<int64_t> dims;
-  std::vector<float> data;  // converted to float32 whatever the stored type
+  std::vector<float> data;     // converted to float32 whatever the stored type
+  std::vector<int32_t> ints;   // exact values of an integer tensor (int16/int32); else empty
   int64_t numel() const;
 };
 
@@ -47,6 +48,10 @@ struct ModelFile {
   std::vector<double> param_floats(const std::string& key) const;
   // The tensor `name`, which must have exactly `dims`.
   const ModelTensor& tensor(const std::string& name, const std::vector<int64_t>& dims) const;
+  // The same for an integer tensor (stored as int16 or int32).
+  const std::vector<int32_t>& int_tensor(const std::string& name,
+                                         const std::vector<int64_t>& dims) const;
+  bool has_tensor(const std::string& name) const { return tensors.count(name) != 0; }
 };
 
 ModelFile load_model_file(const std::string& path);

@@ -146,12 +146,38 @@ TEST_F(Golden, EachStageMatchesPyTorch) {
   }
 }
 
+// The integer h_s is exact: same mu_q and scale index as the trainer's simulation, for
+// every element, with no tolerance at all.
+TEST_F(Golden, IntegerHyperSynthesisIsBitExact) {
+  MeanScaleHyperprior model(*model_file_, Backend::kOptimized);
+  ASSERT_TRUE(model.has_integer_hs());
+  for (int qi = 0; qi < 3; ++qi) {
+    std::string p = "q" + std::to_string(qi) + ".";
+    auto o = model.integer_hs().run(get(p + "z_hat"));
+    const auto& mu = data_->tensors.at(p + "mu_q").ints;
+    const auto& idx = data_->tensors.at(p + "index").ints;
+    ASSERT_EQ(o.mu_q.size(), mu.size());
+    size_t diff_mu = 0, diff_idx = 0;
+    std::set<int32_t> used;
+    for (size_t i = 0; i < mu.size(); ++i) {
+      diff_mu += o.mu_q[i] != mu[i];
+      diff_idx += int32_t(o.index[i]) != idx[i];
+      used.insert(idx[i]);
+    }
+    EXPECT_EQ(diff_mu, 0u) << "quality index " << qi;
+    EXPECT_EQ(diff_idx, 0u) << "quality index " << qi;
+    EXPECT_GE(used.size(), 8u) << "golden data should exercise many scale indices";
+    std::printf("integer h_s q=%.1f: %zu mu_q and scale indices identical (%zu indices used)\n",
+                quality(qi), mu.size(), used.size());
+  }
+}
+
 TEST_F(Golden, EndToEndMatchesPyTorch) {
   MeanScaleHyperprior model(*model_file_, Backend::kOptimized);
   for (int qi = 0; qi < 3; ++qi) {
     std::string p = "q" + std::to_string(qi) + ".";
-    auto r = model.forward(get("x"), quality(qi));
-    Tensor want = get(p + "x_hat");
+    auto r = model.forward(get("x"), quality(qi));  // integer h_s, as the codec
+    Tensor want = get(p + "int_x_hat");
     double se = 0;
     for (size_t i = 0; i < want.numel(); ++i) {
       double d = r.x_hat.data()[i] - want.data()[i];
@@ -163,7 +189,7 @@ TEST_F(Golden, EndToEndMatchesPyTorch) {
                 psnr);
     EXPECT_GT(psnr, kEndToEndPsnr);
     int mismatched = 0;
-    Tensor zt = get(p + "z_hat");
+    Tensor zt = get(p + "int_z_hat");
     for (size_t i = 0; i < zt.numel(); ++i) mismatched += r.z_hat.data()[i] != zt.data()[i];
     EXPECT_LE(mismatched, int(zt.numel() / 1000) + 1);
   }

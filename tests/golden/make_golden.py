@@ -16,7 +16,7 @@ import torch
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
 
-from nlc_train import nlcm  # noqa: E402
+from nlc_train import integer_hs, nlcm  # noqa: E402
 from nlc_train.data import load_eval_image  # noqa: E402
 from nlc_train.export import export  # noqa: E402
 from nlc_train.model import MeanScaleHyperprior  # noqa: E402
@@ -75,7 +75,9 @@ def main():
     model = make_model(a.seed)
     x = load_eval_image(a.image)[:, :, 128:384, 192:576]  # 256x384 crop
     calibrate(model, x)
-    export(model, os.path.join(a.outdir, "golden_model.nlcm"))
+    zs = integer_hs.calibration_z(model, [x], QUALITIES)
+    int_hs = integer_hs.quantize(model, integer_hs.calibrate(model, zs))
+    export(model, os.path.join(a.outdir, "golden_model.nlcm"), int_hs=int_hs)
     tensors = {"x": nhwc(x)}
     params = {"qualities": list(QUALITIES)}
     with torch.no_grad():
@@ -85,6 +87,16 @@ def main():
                 tensors[f"q{i}.{k}"] = nhwc(out[k])
             params[f"q{i}.bits_y"] = float(-torch.log2(out["likelihoods"]["y"]).sum())
             params[f"q{i}.bits_z"] = float(-torch.log2(out["likelihoods"]["z"]).sum())
+            # Integer h_s on PyTorch's own z_hat (bit-exact target) ...
+            mu_q, sigma_q, index = integer_hs.simulate(int_hs, out["z_hat"])
+            tensors[f"q{i}.mu_q"] = mu_q.permute(0, 2, 3, 1).contiguous().numpy().astype(np.int32)
+            tensors[f"q{i}.index"] = index.permute(0, 2, 3, 1).contiguous().numpy().astype(np.int32)
+            # ... and the codec's whole forward pass with it.
+            io = integer_hs.forward_integer(model, int_hs, x, q)
+            tensors[f"q{i}.int_z_hat"] = nhwc(io["z_hat"])
+            tensors[f"q{i}.int_x_hat"] = nhwc(io["x_hat"])
+            print(f"q={q}: scale indices used {torch.unique(index).numel()}, "
+                  f"mu_q range {int(mu_q.min())}..{int(mu_q.max())}")
             print(f"q={q}: z_hat values {torch.unique(out['z_hat']).numel()}, "
                   f"y symbols {torch.unique(torch.round(out['y_g'] - out['mu'])).numel()}")
     nlcm.write(os.path.join(a.outdir, "golden_tensors.nlcm"), "golden", params, tensors)

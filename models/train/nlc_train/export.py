@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import nlcm
+from . import integer_hs, nlcm
 from .layers import GDN
 from .model import ARCH, MeanScaleHyperprior
 
@@ -49,10 +49,30 @@ def model_params(model):
     }
 
 
-def export(model, path, dtype=np.float32):
+def export(model, path, dtype=np.float32, int_hs=None):
+    """Writes the model; `int_hs` (integer_hs.quantize()) adds the integer h_s the codec
+    uses for its entropy parameters."""
     model = model.eval()
     with torch.no_grad():
-        return nlcm.write(path, ARCH, model_params(model), model_tensors(model, dtype))
+        tensors = model_tensors(model, dtype)
+        params = model_params(model)
+        if int_hs is not None:
+            tensors.update(integer_hs.tensors_for_export(int_hs))
+            params["h_s_integer"] = 1
+        return nlcm.write(path, ARCH, params, tensors)
+
+
+def calibrate_integer_hs(model, image_dir, count=24, seed=0):
+    """Integer h_s parameters, calibrated on `count` images of `image_dir` at every quality."""
+    import random
+
+    from .data import list_images, load_eval_image
+    paths = list_images(image_dir)
+    random.Random(seed).shuffle(paths)
+    images = [load_eval_image(p)[:, :, :512, :512] for p in paths[:count]]
+    images = [im for im in images if im.shape[2] >= 64 and im.shape[3] >= 64]
+    zs = integer_hs.calibration_z(model, images, range(model.num_qualities))
+    return integer_hs.quantize(model, integer_hs.calibrate(model, zs))
 
 
 def round_weights_to(model, dtype):
@@ -78,9 +98,16 @@ def main(argv=None):
     ap.add_argument("checkpoint")
     ap.add_argument("output")
     ap.add_argument("--dtype", choices=("f32", "f16"), default="f16")
+    ap.add_argument("--calib", default=None,
+                    help="folder of training images to calibrate the integer h_s on "
+                         "(never the test set); without it no integer h_s is written")
     a = ap.parse_args(argv)
     model, ck = load_checkpoint(a.checkpoint)
-    ident = export(model, a.output, np.float16 if a.dtype == "f16" else np.float32)
+    dtype = np.float16 if a.dtype == "f16" else np.float32
+    if dtype == np.float16:
+        round_weights_to(model, torch.float16)  # quantise h_s from what the file holds
+    int_hs = calibrate_integer_hs(model.eval(), a.calib) if a.calib else None
+    ident = export(model, a.output, dtype, int_hs)
     print(f"wrote {a.output} (step {ck['step']}, identity sha256:{ident})")
 
 

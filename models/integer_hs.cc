@@ -1,0 +1,168 @@
+#include "models/integer_hs.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace nlc {
+
+IntegerHyperSynthesis::IntegerHyperSynthesis(const ModelFile& f, int N, int M) : M_(M) {
+  struct Spec {
+    int cin, cout, k, stride, pad, op;
+    bool transposed;
+  };
+  const Spec specs[3] = {{N, M, 5, 2, 2, 1, true},
+                         {M, M * 3 / 2, 5, 2, 2, 1, true},
+                         {M * 3 / 2, 2 * M, 3, 1, 1, 0, false}};
+  for (int li = 0; li < 3; ++li) {
+    const Spec& s = specs[li];
+    const std::string p = "h_s_int." + std::to_string(li);
+    Layer l;
+    l.cin = s.cin;
+    l.cout = s.cout;
+    l.k = s.k;
+    l.stride = s.stride;
+    l.pad = s.pad;
+    l.output_padding = s.op;
+    l.transposed = s.transposed;
+    std::vector<int64_t> wd = s.transposed ? std::vector<int64_t>{s.cin, s.cout, s.k, s.k}
+                                           : std::vector<int64_t>{s.cout, s.cin, s.k, s.k};
+    const auto& w = f.int_tensor(p + ".weight", wd);
+    l.bias = f.int_tensor(p + ".bias", {s.cout});
+    l.mul = f.int_tensor(p + ".mul", {s.cout});
+    l.shift = f.int_tensor(p + ".shift", {1})[0];
+    if (l.shift < 1 || l.shift > 31) throw ModelError(f.source + ": bad shift in " + p);
+    for (int32_t m : l.mul)
+      if (m < 0) throw ModelError(f.source + ": negative multiplier in " + p);
+    // Reorder PyTorch's layout to [ky][kx][ci][co].
+    l.weight.resize(w.size());
+    const int K = s.k;
+    for (int co = 0; co < s.cout; ++co)
+      for (int ci = 0; ci < s.cin; ++ci)
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx) {
+            size_t src = s.transposed ? ((size_t(ci) * s.cout + co) * K + ky) * K + kx
+                                      : ((size_t(co) * s.cin + ci) * K + ky) * K + kx;
+            l.weight[((size_t(ky) * K + kx) * s.cin + ci) * s.cout + co] = w[src];
+          }
+    // The accumulation must not overflow for any input: check the exporter's bound
+    // |bias| + sum |w| * max|input| < 2^31 over the taps that meet in one output (for a
+    // stride-s transposed convolution: one output phase, ky = kx = const mod s).
+    const int64_t in_max = li == 0 ? kZClamp : kActMax;
+    const int phases = s.transposed ? s.stride : 1;
+    for (int co = 0; co < s.cout; ++co)
+      for (int py = 0; py < phases; ++py)
+        for (int px = 0; px < phases; ++px) {
+          int64_t sum = std::abs(int64_t(l.bias[co]));
+          for (int ky = py; ky < K; ky += phases)
+            for (int kx = px; kx < K; kx += phases)
+              for (int ci = 0; ci < s.cin; ++ci)
+                sum += std::abs(int64_t(l.weight[((size_t(ky) * K + kx) * s.cin + ci) * s.cout + co])) * in_max;
+          if (sum >= (int64_t(1) << 31))
+            throw ModelError(f.source + ": integer h_s layer " + std::to_string(li) +
+                             " could overflow its int32 accumulator");
+        }
+    layers_.push_back(std::move(l));
+  }
+  const auto& thr = f.tensor("h_s_int.thresholds", {f.tensors.at("h_s_int.thresholds").dims[0]});
+  if (thr.ints.size() != thr.data.size() || thr.ints.empty() || thr.ints.size() > 254)
+    throw ModelError(f.source + ": bad integer h_s thresholds");
+  thresholds_ = thr.ints;
+  for (size_t i = 1; i < thresholds_.size(); ++i)
+    if (thresholds_[i] < thresholds_[i - 1]) throw ModelError(f.source + ": unsorted thresholds");
+  scales_ = f.tensor("scale_table", {int64_t(thresholds_.size()) + 1}).data;
+}
+
+std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vector<int32_t>& in,
+                                                 int n, int h, int w, int& oh, int& ow) {
+  const int K = l.k, S = l.stride, C = l.cout;
+  if (l.transposed) {
+    oh = (h - 1) * S - 2 * l.pad + K + l.output_padding;
+    ow = (w - 1) * S - 2 * l.pad + K + l.output_padding;
+  } else {
+    oh = (h + 2 * l.pad - K) / S + 1;
+    ow = (w + 2 * l.pad - K) / S + 1;
+  }
+  std::vector<int64_t> out(size_t(n) * oh * ow * C);
+  const int rows = n * oh;
+#pragma omp parallel for schedule(static)
+  for (int row = 0; row < rows; ++row) {
+    const int b = row / oh, oy = row % oh;
+    std::vector<int32_t> acc(static_cast<size_t>(C));
+    for (int ox = 0; ox < ow; ++ox) {
+      std::copy(l.bias.begin(), l.bias.end(), acc.begin());
+      for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+          int iy, ix;
+          if (l.transposed) {
+            int ty = oy + l.pad - ky, tx = ox + l.pad - kx;
+            if (ty < 0 || tx < 0 || ty % S || tx % S) continue;
+            iy = ty / S;
+            ix = tx / S;
+          } else {
+            iy = oy * S - l.pad + ky;
+            ix = ox * S - l.pad + kx;
+          }
+          if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+          const int32_t* a = &in[((size_t(b) * h + iy) * w + ix) * l.cin];
+          const int32_t* wt = &l.weight[(size_t(ky) * K + kx) * l.cin * C];
+          for (int ci = 0; ci < l.cin; ++ci) {
+            const int32_t av = a[ci];
+            if (av == 0) continue;  // common after ReLU; skipping changes nothing exact
+            const int32_t* wr = wt + size_t(ci) * C;
+            int32_t* ac = acc.data();
+            // No overflow: the exporter bounds |bias| + sum|w| * max|a| below 2^31.
+            for (int co = 0; co < C; ++co) ac[co] += wr[co] * av;
+          }
+        }
+      int64_t* o = &out[((size_t(b) * oh + oy) * ow + ox) * C];
+      for (int co = 0; co < C; ++co)
+        o[co] = (int64_t(acc[co]) * l.mul[co] + (int64_t(1) << (l.shift - 1))) >> l.shift;
+    }
+  }
+  return out;
+}
+
+IntegerHyperSynthesis::Output IntegerHyperSynthesis::run(const Tensor& z_hat) const {
+  if (!loaded()) throw std::logic_error("integer h_s not loaded");
+  if (z_hat.c() != layers_[0].cin) throw std::invalid_argument("integer h_s: wrong channels");
+  int n = z_hat.n(), h = z_hat.h(), w = z_hat.w();
+  std::vector<int32_t> a(z_hat.numel());
+  for (size_t i = 0; i < a.size(); ++i) {
+    float v = z_hat.data()[i];
+    a[i] = v >= float(kZClamp) ? kZClamp : v <= -float(kZClamp) ? -kZClamp : int32_t(v);
+  }
+  std::vector<int64_t> r;
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    int oh = 0, ow = 0;
+    r = conv(layers_[li], a, n, h, w, oh, ow);
+    h = oh;
+    w = ow;
+    if (li + 1 < layers_.size()) {
+      a.resize(r.size());
+      for (size_t i = 0; i < r.size(); ++i) a[i] = int32_t(std::clamp<int64_t>(r[i], 0, kActMax));
+    }
+  }
+  Output o;
+  o.n = n;
+  o.h = h;
+  o.w = w;
+  o.c = M_;
+  const size_t pixels = size_t(n) * h * w;
+  o.mu_q.resize(pixels * M_);
+  o.sigma_q.resize(pixels * M_);
+  o.index.resize(pixels * M_);
+  for (size_t p = 0; p < pixels; ++p)
+    for (int c = 0; c < M_; ++c) {
+      int64_t mu = std::clamp(r[p * 2 * M_ + c], -kOutClamp, kOutClamp);
+      int64_t sg = std::clamp(r[p * 2 * M_ + M_ + c], -kOutClamp, kOutClamp);
+      o.mu_q[p * M_ + c] = int32_t(mu);
+      o.sigma_q[p * M_ + c] = int32_t(sg);
+      // Scale index: how many thresholds sigma_q reaches.
+      o.index[p * M_ + c] = uint8_t(std::upper_bound(thresholds_.begin(), thresholds_.end(),
+                                                     int32_t(sg)) - thresholds_.begin());
+    }
+  return o;
+}
+
+}  // namespace nlc

@@ -1,0 +1,55 @@
+// Integer hyper-synthesis (docs/integer-hyperprior.md): h_s in int16 weights, int32
+// accumulation and 12-bit fixed-point activations, so that mu and the scale index are
+// bit-identical on every platform, compiler and thread count. The trainer's exact
+// simulation is models/train/nlc_train/integer_hs.py; tests/golden_test.cc checks the two
+// agree bit for bit.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/tensor.h"
+#include "models/nlcm.h"
+
+namespace nlc {
+
+class IntegerHyperSynthesis {
+ public:
+  static constexpr int32_t kActMax = 4095;
+  static constexpr int32_t kZClamp = 255;
+  static constexpr int kOutFracBits = 8;
+  static constexpr int64_t kOutClamp = int64_t(1) << 30;
+
+  IntegerHyperSynthesis() = default;
+  IntegerHyperSynthesis(const ModelFile& f, int N, int M);
+  bool loaded() const { return !layers_.empty(); }
+
+  struct Output {
+    int n = 0, h = 0, w = 0, c = 0;  // c = M; arrays in NHWC order
+    std::vector<int32_t> mu_q;       // mu = mu_q / 256
+    std::vector<int32_t> sigma_q;    // sigma = sigma_q / 256 (before the table)
+    std::vector<uint8_t> index;      // scale index in [0, num_scales)
+  };
+  // z_hat: integer-valued tensor [n,h,w,N].
+  Output run(const Tensor& z_hat) const;
+
+  const std::vector<float>& scale_table() const { return scales_; }
+
+ private:
+  struct Layer {
+    int cin = 0, cout = 0, k = 0, stride = 1, pad = 0, output_padding = 0;
+    bool transposed = false;
+    std::vector<int32_t> weight;  // [ky][kx][ci][co]: co contiguous for vectorised loops
+    std::vector<int32_t> bias, mul;
+    int shift = 0;
+  };
+  // One layer: int32 accumulation, then requantisation (see the doc).
+  static std::vector<int64_t> conv(const Layer& l, const std::vector<int32_t>& in, int n,
+                                   int h, int w, int& oh, int& ow);
+  std::vector<Layer> layers_;
+  std::vector<int32_t> thresholds_;
+  std::vector<float> scales_;
+  int M_ = 0;
+};
+
+}  // namespace nlc
