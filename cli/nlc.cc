@@ -1,11 +1,5 @@
-// nlc: command-line front end.
-//
-//   nlc estimate IN.png [-o OUT.png] [-q Q] [--model PATH] [--reference] [--threads N]
-//       Runs the model on IN (analysis, quantisation, synthesis), writes the reconstruction,
-//       prints the rate the entropy model estimates and the PSNR of the 8-bit result.
-//   nlc model-info [--model PATH]
-//
-// Exit codes: 0 success, 1 runtime failure (bad input, bad model), 2 usage error.
+// nlc: command-line front end (usage text below). Exit codes: 0 success, 1 runtime failure
+// (bad input, bad model, undecodable stream), 2 usage error.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,12 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "bitstream/container.h"
 #include "models/hyperprior.h"
+#include "nlc/codec.h"
 #include "nlc/image.h"
-
-#ifndef NLC_DEFAULT_MODEL
-#define NLC_DEFAULT_MODEL ""
-#endif
 
 namespace {
 
@@ -26,9 +18,13 @@ const char* kUsage =
     "usage: nlc <command> [options]\n"
     "\n"
     "commands:\n"
-    "  estimate IN.png [-o OUT.png] [-q Q]   run the model, write the reconstruction,\n"
-    "                                        print estimated bpp and PSNR\n"
+    "  encode IN.png -o OUT.nlc [-q Q]       compress a PNG (8-bit RGB or gray) to a stream\n"
+    "  decode IN.nlc -o OUT.png              decompress a stream\n"
+    "  info IN.nlc                           header, sections, sizes and bpp of a stream\n"
+    "  estimate IN.png [-o OUT.png] [-q Q]   run the model without coding: reconstruction,\n"
+    "                                        estimated bpp and PSNR\n"
     "  model-info                            print the model's architecture and identity\n"
+    "  ('-' as IN or OUT: standard input or output)\n"
     "\n"
     "options:\n"
     "  -q, --quality Q    continuous quality in [0, Q-1] of the model (default 3)\n"
@@ -43,19 +39,6 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string default_model_path(const char* argv0) {
-  if (const char* env = std::getenv("NLC_MODEL"); env && *env) return env;
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path exe = fs::canonical("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path installed = exe.parent_path().parent_path() / "share" / "nlc" / "default.nlcm";
-    if (fs::exists(installed)) return installed.string();
-  }
-  (void)argv0;
-  if (fs::exists(NLC_DEFAULT_MODEL)) return NLC_DEFAULT_MODEL;
-  throw nlc::ModelError("no model given and the bundled model was not found; use --model PATH");
-}
 
 struct Options {
   std::string command, input, output, model;
@@ -98,9 +81,12 @@ Options parse(int argc, char** argv) {
   }
   if (pos.empty()) throw UsageError("no command given");
   o.command = pos[0];
-  if (o.command == "estimate") {
-    if (pos.size() != 2) throw UsageError("estimate takes one input image");
+  if (o.command == "estimate" || o.command == "encode" || o.command == "decode" ||
+      o.command == "info") {
+    if (pos.size() != 2) throw UsageError(o.command + " takes one input");
     o.input = pos[1];
+    if ((o.command == "encode" || o.command == "decode") && o.output.empty())
+      throw UsageError(o.command + " needs -o OUTPUT");
   } else if (o.command == "model-info") {
     if (pos.size() != 1) throw UsageError("model-info takes no arguments");
   } else {
@@ -109,10 +95,57 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+int info(const Options& o) {
+  std::vector<uint8_t> bytes = nlc::read_file(o.input);
+  nlc::bitstream::Parsed p = nlc::bitstream::parse(bytes.data(), bytes.size());
+  const auto& h = p.header;
+  std::string id;
+  char buf[3];
+  for (uint8_t b : h.model_id) {
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    id += buf;
+  }
+  double pixels = double(h.width) * h.height;
+  std::printf("stream      %s\nversion     %d.%d\nmodel       sha256:%s\n", o.input.c_str(),
+              h.major, h.minor, id.c_str());
+  std::printf("image       %ux%u, %d-bit %s\nquality     %.5f\ntiles       %s\n", h.width,
+              h.height, h.bit_depth, h.colour == nlc::bitstream::ColourFormat::kGray ? "gray" : "RGB",
+              h.quality_q16 / 65536.0, h.tile_size ? std::to_string(h.tile_size).c_str() : "one");
+  for (const auto& s : p.sections)
+    std::printf("section     %-12s %8zu bytes at %zu\n",
+                s.type == nlc::bitstream::kHyperLatent ? "HYPER_LATENT" : "LATENT", s.size,
+                s.offset);
+  if (p.skipped_optional) std::printf("skipped     %zu unknown optional sections\n", p.skipped_optional);
+  std::printf("size        %zu bytes\nbpp         %.6f\n", bytes.size(), 8.0 * double(bytes.size()) / pixels);
+  return 0;
+}
+
 int run(const Options& o, const char* argv0) {
   using clock = std::chrono::steady_clock;
+  (void)argv0;
   nlc::set_num_threads(o.threads);
-  std::string model_path = o.model.empty() ? default_model_path(argv0) : o.model;
+  if (o.command == "info") return info(o);
+  std::string model_path = o.model.empty() ? nlc::default_model_path() : o.model;
+  if (o.command == "encode") {
+    nlc::Image img = nlc::read_png(o.input);
+    nlc::Encoder enc(model_path);
+    nlc::EncodeStats st;
+    std::vector<uint8_t> s = enc.encode(img, o.quality, &st);
+    nlc::write_file_atomic(o.output, s);
+    std::fprintf(stderr, "%s: %dx%d -> %zu bytes, %.4f bpp, %.3f s\n", o.input.c_str(), img.width,
+                 img.height, st.bytes, st.bpp, st.seconds);
+    return 0;
+  }
+  if (o.command == "decode") {
+    std::vector<uint8_t> s = nlc::read_file(o.input);
+    nlc::Decoder dec(model_path);
+    auto t0 = clock::now();
+    nlc::Image img = dec.decode(s);
+    double secs = std::chrono::duration<double>(clock::now() - t0).count();
+    nlc::write_png(o.output, img);
+    std::fprintf(stderr, "%s: %dx%d decoded in %.3f s\n", o.input.c_str(), img.width, img.height, secs);
+    return 0;
+  }
   nlc::ModelFile file = nlc::load_model_file(model_path);
   nlc::MeanScaleHyperprior model(file, o.reference ? nlc::Backend::kReference
                                                    : nlc::Backend::kOptimized);
@@ -151,6 +184,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "nlc: %s\n\n%s", e.what(), kUsage);
     return 2;
+  } catch (const nlc::StreamError& e) {
+    std::fprintf(stderr, "nlc: invalid stream: %s\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nlc: error: %s\n", e.what());
     return 1;

@@ -32,4 +32,22 @@ head -c 1000 "$M" > "$TMP/cut.nlcm"
 expect 1 "truncated model" -- "$NLC" estimate "$SRC/assets/kodim23.png" -m "$TMP/cut.nlcm"
 grep -q "truncated" "$TMP/err" || { echo "FAIL: truncation not named"; fail=1; }
 expect 1 "output folder missing" -- "$NLC" estimate "$SRC/assets/kodim23.png" -m "$M" -o "$TMP/no/such/dir/x.png"
+# encode / decode / info, files and pipes
+expect 0 "encode" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -q 1.5 -o "$TMP/a.nlc"
+expect 0 "decode" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/a.png"
+expect 0 "info" -- "$NLC" info "$TMP/a.nlc"
+bytes=$(stat -c %s "$TMP/a.nlc")
+want=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", 8 * b / (768 * 512) }')
+grep -q "bpp         $want" "$TMP/out" || { echo "FAIL: info bpp is not 8 x bytes / pixels ($want)"; cat "$TMP/out"; fail=1; }
+"$NLC" encode - -m "$M" -q 1.5 -o - < "$SRC/assets/kodim23.png" > "$TMP/b.nlc" 2>/dev/null
+cmp -s "$TMP/a.nlc" "$TMP/b.nlc" || { echo "FAIL: stdin/stdout encode differs"; fail=1; }
+"$NLC" decode - -m "$M" -o - < "$TMP/a.nlc" > "$TMP/b.png" 2>/dev/null
+cmp -s "$TMP/a.png" "$TMP/b.png" || { echo "FAIL: stdin/stdout decode differs"; fail=1; }
+head -c 100 "$TMP/a.nlc" > "$TMP/cut.nlc"
+expect 1 "truncated stream" -- "$NLC" decode "$TMP/cut.nlc" -m "$M" -o "$TMP/c.png"
+grep -q "invalid stream" "$TMP/err" || { echo "FAIL: truncation not reported as invalid stream"; fail=1; }
+[ ! -e "$TMP/c.png" ] || { echo "FAIL: a failed decode left an output"; fail=1; }
+expect 1 "wrong model" -- "$NLC" decode "$TMP/a.nlc" -o "$TMP/d.png"
+grep -q "wrong model" "$TMP/err" || { echo "FAIL: wrong model not named"; fail=1; }
+expect 2 "encode without -o" -- "$NLC" encode "$SRC/assets/kodim23.png"
 exit $fail

@@ -5,21 +5,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <iterator>
 #include <memory>
 
 namespace nlc {
 namespace {
-
-struct FileCloser {
-  void operator()(FILE* f) const {
-    if (f) std::fclose(f);
-  }
-};
-using FilePtr = std::unique_ptr<FILE, FileCloser>;
 
 [[noreturn]] void png_fail(png_structp png, png_const_charp msg) {
   auto* err = static_cast<std::string*>(png_get_error_ptr(png));
@@ -31,28 +27,94 @@ void png_warn(png_structp, png_const_charp) {}
 // Pixel-count limit: a 16k x 16k image. Larger headers are refused before any allocation.
 constexpr uint64_t kMaxPixels = uint64_t(16384) * 16384;
 
+struct MemReader {
+  const uint8_t* p;
+  size_t n, pos;
+};
+void mem_read(png_structp png, png_bytep out, png_size_t len) {
+  auto* r = static_cast<MemReader*>(png_get_io_ptr(png));
+  if (len > r->n - r->pos) png_error(png, "unexpected end of file");
+  std::memcpy(out, r->p + r->pos, len);
+  r->pos += len;
+}
+void mem_write(png_structp png, png_bytep data, png_size_t len) {
+  auto* v = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
+  v->insert(v->end(), data, data + len);
+}
+void mem_flush(png_structp) {}
+
 }  // namespace
 
-Image read_png(const std::string& path) {
-  FilePtr f(std::fopen(path.c_str(), "rb"));
+std::vector<uint8_t> read_file(const std::string& path) {
+  if (path == "-") {
+    std::vector<uint8_t> v((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    return v;
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw ImageError(path + ": cannot open (" + std::strerror(errno) + ")");
-  uint8_t sig[8];
-  if (std::fread(sig, 1, 8, f.get()) != 8 || png_sig_cmp(sig, 0, 8))
-    throw ImageError(path + ": not a PNG file");
+  std::vector<uint8_t> v;
+  uint8_t buf[1 << 16];
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) v.insert(v.end(), buf, buf + got);
+  if (std::ferror(f.get())) throw ImageError(path + ": read error");
+  return v;
+}
+
+void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+  if (path == "-") {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout))
+      throw ImageError("cannot write to standard output");
+    return;
+  }
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0) throw ImageError(path + ": cannot create a temporary file (" + std::strerror(errno) + ")");
+  std::string tmp(name.data());
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w <= 0) {
+      int e = errno;
+      ::close(fd);
+      std::remove(tmp.c_str());
+      throw ImageError(path + ": write error (" + std::strerror(e) + ")");
+    }
+    done += size_t(w);
+  }
+  fchmod(fd, 0644);
+  if (::close(fd) != 0) {
+    std::remove(tmp.c_str());
+    throw ImageError(path + ": write error");
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw ImageError(path + ": cannot rename temporary file (" + ec.message() + ")");
+  }
+}
+
+Image decode_png(const uint8_t* data, size_t size, const std::string& name) {
+  if (size < 8 || png_sig_cmp(data, 0, 8)) throw ImageError(name + ": not a PNG file");
   std::string err;
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_warn);
   if (!png) throw ImageError("libpng: out of memory");
   png_infop info = png_create_info_struct(png);
+  MemReader reader{data, size, 8};
   Image img;
   std::vector<png_bytep> rows;
   std::string refuse;
-  // libpng reports errors by longjmp; nothing with a destructor is created below this point
-  // that is not already alive above it.
+  // libpng reports errors by longjmp; everything with a destructor is alive above this.
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
-    throw ImageError(path + ": corrupt PNG (" + err + ")");
+    throw ImageError(name + ": corrupt PNG (" + err + ")");
   }
-  png_init_io(png, f.get());
+  png_set_read_fn(png, &reader, mem_read);
   png_set_sig_bytes(png, 8);
   png_read_info(png, info);
   png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
@@ -64,7 +126,7 @@ Image read_png(const std::string& path) {
     refuse = "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
   if (!refuse.empty()) {
     png_destroy_read_struct(&png, &info, nullptr);
-    throw ImageError(path + ": " + refuse);
+    throw ImageError(name + ": " + refuse);
   }
   if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -79,35 +141,23 @@ Image read_png(const std::string& path) {
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
   if (img.channels != 1 && img.channels != 3)
-    throw ImageError(path + ": unsupported PNG channel layout");
+    throw ImageError(name + ": unsupported PNG channel layout");
   return img;
 }
 
-void write_png(const std::string& path, const Image& img) {
-  if (img.channels != 1 && img.channels != 3)
-    throw ImageError("write_png: only gray and RGB images");
-  namespace fs = std::filesystem;
-  fs::path target(path);
-  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-  std::vector<char> name(tmpl.begin(), tmpl.end());
-  name.push_back('\0');
-  int fd = mkstemp(name.data());
-  if (fd < 0) throw ImageError(path + ": cannot create a temporary file (" + std::strerror(errno) + ")");
-  FilePtr f(fdopen(fd, "wb"));
-  std::string tmp(name.data());
-  auto cleanup = [&] { std::remove(tmp.c_str()); };
-  if (!f) {
-    close(fd);
-    cleanup();
-    throw ImageError(path + ": cannot write");
-  }
+Image read_png(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file(path);
+  return decode_png(bytes.data(), bytes.size(), path == "-" ? "standard input" : path);
+}
+
+std::vector<uint8_t> encode_png(const Image& img) {
+  if (img.channels != 1 && img.channels != 3) throw ImageError("PNG: only gray and RGB images");
+  std::vector<uint8_t> out;
   std::string err;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_warn);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) {
     png_destroy_write_struct(&png, &info);
-    cleanup();
     throw ImageError("libpng: out of memory");
   }
   std::vector<png_const_bytep> rows(img.height);
@@ -115,11 +165,9 @@ void write_png(const std::string& path, const Image& img) {
     rows[y] = img.pixels.data() + size_t(y) * img.width * img.channels;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    f.reset();
-    cleanup();
-    throw ImageError(path + ": PNG write failed (" + err + ")");
+    throw ImageError("PNG encoding failed (" + err + ")");
   }
-  png_init_io(png, f.get());
+  png_set_write_fn(png, &out, mem_write, mem_flush);
   png_set_IHDR(png, info, png_uint_32(img.width), png_uint_32(img.height), 8,
                img.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -127,26 +175,16 @@ void write_png(const std::string& path, const Image& img) {
   png_write_rows(png, const_cast<png_bytepp>(rows.data()), png_uint_32(img.height));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
-    f.reset();
-    cleanup();
-    throw ImageError(path + ": write error");
-  }
-  fchmod(fileno(f.get()), 0644);
-  f.reset();
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    cleanup();
-    throw ImageError(path + ": cannot rename temporary file (" + ec.message() + ")");
-  }
+  return out;
 }
+
+void write_png(const std::string& path, const Image& img) { write_file_atomic(path, encode_png(img)); }
 
 Tensor image_to_tensor(const Image& img, int align) {
   if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3))
     throw ImageError("image_to_tensor: empty or unsupported image");
   int H = (img.height + align - 1) / align * align, W = (img.width + align - 1) / align * align;
-  Tensor t(1, H, W, 3);
+  Tensor t = Tensor::uninitialized(Shape{1, H, W, 3});
   for (int y = 0; y < H; ++y) {
     int sy = std::min(y, img.height - 1);
     for (int x = 0; x < W; ++x) {

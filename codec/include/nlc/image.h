@@ -23,8 +23,15 @@ struct Image {
 
 // Reads an 8-bit RGB or grayscale PNG (palette images are expanded to RGB). 16-bit and
 // alpha images are refused with a clear message rather than silently altered.
-Image read_png(const std::string& path);
-void write_png(const std::string& path, const Image& img);
+Image read_png(const std::string& path);  // "-": standard input
+Image decode_png(const uint8_t* data, size_t size, const std::string& name);
+std::vector<uint8_t> encode_png(const Image& img);
+void write_png(const std::string& path, const Image& img);  // "-": standard output
+
+// Whole-file I/O: "-" is standard input/output; writes go to a temporary file in the target
+// folder that is renamed over the destination, so nothing half-written is ever left.
+std::vector<uint8_t> read_file(const std::string& path);
+void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
 
 // [1,H',W',3] float tensor in [0,1], H' and W' padded up to multiples of `align` by
 // repeating the last row/column (edge replication codes cheaper than zeros).

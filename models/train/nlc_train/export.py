@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import integer_hs, nlcm
+from . import cdf_tables, integer_hs, nlcm
 from .layers import GDN
 from .model import ARCH, MeanScaleHyperprior
 
@@ -58,6 +58,7 @@ def export(model, path, dtype=np.float32, int_hs=None):
         params = model_params(model)
         if int_hs is not None:
             tensors.update(integer_hs.tensors_for_export(int_hs))
+            tensors.update(cdf_tables.tensors_for_export(model, integer_hs.scale_table()))
             params["h_s_integer"] = 1
         return nlcm.write(path, ARCH, params, tensors)
 

@@ -1,0 +1,65 @@
+// The nlc codec: image -> .nlc stream -> image (stream format: docs/bitstream.md).
+//
+// An Encoder or Decoder holds one loaded model; each call is independent. One instance must
+// not be used from two threads at once (its kernels cache per-shape plans); use one instance
+// per thread. Errors are exceptions with messages: nlc::ImageError (input image),
+// nlc::ModelError (model file), nlc::StreamError (a stream that cannot be decoded exactly),
+// std::invalid_argument (bad parameters).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitstream/container.h"
+#include "nlc/image.h"
+
+namespace nlc {
+
+class MeanScaleHyperprior;
+struct CodecTables;
+
+struct EncodeStats {
+  double seconds = 0;
+  size_t bytes = 0;
+  double bpp = 0;  // 8 * bytes / (width * height)
+};
+
+class Encoder {
+ public:
+  explicit Encoder(const std::string& model_path);
+  ~Encoder();
+  // Quality is continuous in [0, max_quality()]; the stream stores it as 16.16 fixed point
+  // and the encoder uses that rounded value, exactly as the decoder will.
+  std::vector<uint8_t> encode(const Image& img, double quality, EncodeStats* stats = nullptr);
+  double max_quality() const;
+  const std::string& model_identity() const;
+
+ private:
+  std::unique_ptr<MeanScaleHyperprior> model_;
+  std::unique_ptr<CodecTables> tables_;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(const std::string& model_path);
+  ~Decoder();
+  Image decode(const uint8_t* data, size_t size);
+  Image decode(const std::vector<uint8_t>& s) { return decode(s.data(), s.size()); }
+  const std::string& model_identity() const;
+
+ private:
+  std::unique_ptr<MeanScaleHyperprior> model_;
+  std::unique_ptr<CodecTables> tables_;
+};
+
+// Images larger than this are refused (until tiled coding lands): the transforms' largest
+// intermediate tensor then stays under about 1 GiB.
+inline constexpr uint64_t kMaxUntiledPixels = uint64_t(4096) * 4096 / 4;
+
+// The default model: $NLC_MODEL, else <prefix>/share/nlc/default.nlcm next to the
+// executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.
+std::string default_model_path();
+
+}  // namespace nlc

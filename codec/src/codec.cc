@@ -1,0 +1,200 @@
+#include "nlc/codec.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "entropy/cdf_tables.h"
+#include "entropy/rans.h"
+#include "models/hyperprior.h"
+
+#ifndef NLC_DEFAULT_MODEL
+#define NLC_DEFAULT_MODEL ""
+#endif
+
+namespace nlc {
+namespace {
+
+struct Geometry {
+  int pad_h, pad_w;   // padded image
+  int zh, zw, yh, yw;
+};
+
+Geometry geometry(uint32_t width, uint32_t height) {
+  const int a = MeanScaleHyperprior::kAlign;
+  Geometry g;
+  g.pad_h = int((height + a - 1) / a * a);
+  g.pad_w = int((width + a - 1) / a * a);
+  g.yh = g.pad_h / 16;
+  g.yw = g.pad_w / 16;
+  g.zh = g.pad_h / 64;
+  g.zw = g.pad_w / 64;
+  return g;
+}
+
+uint32_t quality_to_q16(double q, double max_q) {
+  if (!(q >= 0.0 && q <= max_q))
+    throw std::invalid_argument("quality " + std::to_string(q) + " is outside [0, " +
+                                std::to_string(max_q) + "]");
+  return uint32_t(std::lround(q * 65536.0));
+}
+
+}  // namespace
+
+// The quantised CDFs the model file carries (one per z channel, one per scale index).
+struct CodecTables {
+  std::vector<QuantizedCdf> z, y;
+};
+
+namespace {
+std::unique_ptr<MeanScaleHyperprior> load_codec_model(const std::string& path,
+                                                      std::unique_ptr<CodecTables>& tables) {
+  ModelFile f = load_model_file(path);
+  auto m = std::make_unique<MeanScaleHyperprior>(f, Backend::kOptimized);
+  if (!m->has_integer_hs())
+    throw ModelError(path + ": model has no integer hyper-synthesis and CDF tables; it can "
+                            "estimate rates but not code streams (re-export it with --calib)");
+  tables = std::make_unique<CodecTables>();
+  tables->z = load_cdf_tables(f, "z", size_t(m->N()));
+  tables->y = load_cdf_tables(f, "gaussian", m->integer_hs().scale_table().size());
+  return m;
+}
+}  // namespace
+
+// In the body, not the initialiser list: tables_ is declared after model_.
+Encoder::Encoder(const std::string& model_path) { model_ = load_codec_model(model_path, tables_); }
+Encoder::~Encoder() = default;
+double Encoder::max_quality() const { return model_->num_qualities() - 1; }
+const std::string& Encoder::model_identity() const { return model_->identity_hex(); }
+
+std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeStats* stats) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3))
+    throw ImageError("encode: empty image or unsupported channel count");
+  if (uint64_t(img.width) * uint64_t(img.height) > kMaxUntiledPixels)
+    throw ImageError("image " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                     " is larger than the " + std::to_string(kMaxUntiledPixels) +
+                     " pixels this version codes (tiled coding is not implemented yet)");
+  const uint32_t q16 = quality_to_q16(quality, max_quality());
+  const double q = q16 / 65536.0;
+  CodecTables& tables = *tables_;
+  MeanScaleHyperprior& m = *model_;
+
+  Tensor x = image_to_tensor(img, MeanScaleHyperprior::kAlign);
+  auto g = m.gains(q);
+  Tensor y_g = MeanScaleHyperprior::scale_channels(m.g_a(x), g.gain);
+  Tensor z_hat = MeanScaleHyperprior::round(m.h_a(y_g));
+  IntegerHyperSynthesis::Output o = m.integer_hs().run(z_hat);
+
+  // z: NHWC order, table = channel.
+  std::vector<int32_t> zs(z_hat.numel());
+  std::vector<uint16_t> zi(z_hat.numel());
+  for (size_t i = 0; i < zs.size(); ++i) {
+    zs[i] = int32_t(z_hat.data()[i]);
+    zi[i] = uint16_t(i % size_t(m.N()));
+  }
+  // y: symbol round(y_g - mu) in float32, table = scale index.
+  std::vector<int32_t> ys(y_g.numel());
+  std::vector<uint16_t> yi(y_g.numel());
+  for (size_t i = 0; i < ys.size(); ++i) {
+    float mu = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
+    float v = std::nearbyint(y_g.data()[i] - mu);
+    ys[i] = v >= 2147483520.f ? INT32_MAX : v <= -2147483648.f ? INT32_MIN : int32_t(v);
+    yi[i] = o.index[i];
+  }
+  bitstream::Header h;
+  for (int i = 0; i < 32; ++i) {
+    const std::string& hex = m.identity_hex();
+    h.model_id[size_t(i)] = uint8_t(std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16));
+  }
+  h.width = uint32_t(img.width);
+  h.height = uint32_t(img.height);
+  h.colour = img.channels == 1 ? bitstream::ColourFormat::kGray : bitstream::ColourFormat::kRgb;
+  h.quality_q16 = q16;
+  std::vector<bitstream::Section> sections(2);
+  sections[0].type = bitstream::kHyperLatent;
+  sections[0].payload = rans_encode(zs.data(), zi.data(), zs.size(), tables.z,
+                                    default_lane_count(zs.size()));
+  sections[1].type = bitstream::kLatent;
+  sections[1].payload = rans_encode(ys.data(), yi.data(), ys.size(), tables.y,
+                                    default_lane_count(ys.size()));
+  std::vector<uint8_t> out = bitstream::write(h, sections);
+  if (stats) {
+    stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats->bytes = out.size();
+    stats->bpp = 8.0 * double(out.size()) / (double(img.width) * img.height);
+  }
+  return out;
+}
+
+Decoder::Decoder(const std::string& model_path) { model_ = load_codec_model(model_path, tables_); }
+Decoder::~Decoder() = default;
+const std::string& Decoder::model_identity() const { return model_->identity_hex(); }
+
+Image Decoder::decode(const uint8_t* data, size_t size) {
+  bitstream::Parsed p = bitstream::parse(data, size);
+  MeanScaleHyperprior& m = *model_;
+  std::string id;
+  static const char* hexd = "0123456789abcdef";
+  for (uint8_t b : p.header.model_id) {
+    id += hexd[b >> 4];
+    id += hexd[b & 15];
+  }
+  if (id != m.identity_hex())
+    throw StreamError("stream was encoded with model sha256:" + id.substr(0, 16) +
+                      "..., this decoder has model sha256:" + m.identity_hex().substr(0, 16) +
+                      "... (wrong model)");
+  if (p.header.tile_size != 0) throw StreamError("tiled streams are not supported yet");
+  if (uint64_t(p.header.width) * p.header.height > kMaxUntiledPixels)
+    throw StreamError("stream image size exceeds what this decoder codes untiled");
+  const double q = p.header.quality_q16 / 65536.0;
+  if (q > m.num_qualities() - 1) throw StreamError("stream quality is outside the model's range");
+  if (p.sections.size() != 2 || p.sections[0].type != bitstream::kHyperLatent ||
+      p.sections[1].type != bitstream::kLatent)
+    throw StreamError("stream must hold one HYPER_LATENT and one LATENT section, in order");
+  CodecTables& tables = *tables_;
+  Geometry g = geometry(p.header.width, p.header.height);
+
+  const size_t nz = size_t(g.zh) * g.zw * m.N();
+  std::vector<uint16_t> zi(nz);
+  for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N()));
+  std::vector<int32_t> zs(nz);
+  rans_decode(p.sections[0].data, p.sections[0].size, zi.data(), nz, tables.z, zs.data());
+  Tensor z_hat = Tensor::uninitialized(Shape{1, g.zh, g.zw, m.N()});
+  for (size_t i = 0; i < nz; ++i) z_hat.data()[i] = float(zs[i]);
+
+  IntegerHyperSynthesis::Output o = m.integer_hs().run(z_hat);
+  const size_t ny = size_t(g.yh) * g.yw * m.M();
+  if (o.mu_q.size() != ny) throw std::logic_error("integer h_s output size mismatch");
+  std::vector<uint16_t> yi(o.index.begin(), o.index.end());
+  std::vector<int32_t> ys(ny);
+  rans_decode(p.sections[1].data, p.sections[1].size, yi.data(), ny, tables.y, ys.data());
+
+  auto gains = m.gains(q);
+  Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, m.M()});
+  const int M = m.M();
+  for (size_t i = 0; i < ny; ++i) {
+    float mu = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
+    float y_hat_g = float(ys[i]) + mu;
+    y_hat.data()[i] = y_hat_g * gains.inv_gain[i % size_t(M)];
+  }
+  Tensor x_hat = m.g_s(y_hat);
+  int channels = p.header.colour == bitstream::ColourFormat::kGray ? 1 : 3;
+  return tensor_to_image(x_hat, int(p.header.width), int(p.header.height), channels);
+}
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("NLC_MODEL"); env && *env) return env;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path installed = exe.parent_path().parent_path() / "share" / "nlc" / "default.nlcm";
+    if (fs::exists(installed)) return installed.string();
+  }
+  if (fs::exists(NLC_DEFAULT_MODEL)) return NLC_DEFAULT_MODEL;
+  throw ModelError("no model given and the bundled model was not found; use --model PATH");
+}
+
+}  // namespace nlc
