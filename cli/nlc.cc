@@ -24,6 +24,7 @@ const char* kUsage =
     "  estimate IN.png [-o OUT.png] [-q Q]   run the model without coding: reconstruction,\n"
     "                                        estimated bpp and PSNR\n"
     "  model-info                            print the model's architecture and identity\n"
+    "  compare A.png B.png                   PSNR-RGB between two 8-bit images\n"
     "  ('-' as IN or OUT: standard input or output)\n"
     "\n"
     "options:\n"
@@ -87,6 +88,10 @@ Options parse(int argc, char** argv) {
     o.input = pos[1];
     if ((o.command == "encode" || o.command == "decode") && o.output.empty())
       throw UsageError(o.command + " needs -o OUTPUT");
+  } else if (o.command == "compare") {
+    if (pos.size() != 3) throw UsageError("compare takes two images");
+    o.input = pos[1];
+    o.output = pos[2];
   } else if (o.command == "model-info") {
     if (pos.size() != 1) throw UsageError("model-info takes no arguments");
   } else {
@@ -125,6 +130,11 @@ int run(const Options& o, const char* argv0) {
   (void)argv0;
   nlc::set_num_threads(o.threads);
   if (o.command == "info") return info(o);
+  if (o.command == "compare") {
+    nlc::Image a = nlc::read_png(o.input), b = nlc::read_png(o.output);
+    std::printf("PSNR-RGB %.3f dB\n", nlc::psnr(a, b));
+    return 0;
+  }
   std::string model_path = o.model.empty() ? nlc::default_model_path() : o.model;
   if (o.command == "encode") {
     nlc::Image img = nlc::read_png(o.input);

@@ -12,6 +12,7 @@ PKGS=(
   libpng-dev           # PNG I/O
   libssl-dev           # SHA-256 (model identity)
   libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev libomp-14-dev   # libFuzzer build of the decoder fuzzer
   python3 python3-torch python3-numpy python3-pil   # trainer, exporter, golden tests
   libopenblas0         # fair PyTorch peer in bench/ (ConvTranspose2d goes through BLAS)
 )

@@ -17,3 +17,11 @@ for cfg in release asan; do
   echo "=== $cfg tests ==="
   (cd "$dir" && ctest -j"$JOBS" --output-on-failure --timeout 900)
 done
+# Decoder fuzzing: clang + libFuzzer + ASan/UBSan, a bounded run from a seed corpus.
+echo "=== fuzz build ==="
+CC=clang CXX=clang++ cmake -S . -B build-test-fuzz -DNLC_FUZZ=ON -DNLC_SANITIZE=ON -DNLC_CUDA=OFF \
+  -DNLC_WERROR=OFF -DNLC_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DNLC_FUZZ_SECONDS="${NLC_FUZZ_SECONDS:-120}" >/dev/null
+cmake --build build-test-fuzz -j"$JOBS" --target decode_fuzzer nlc
+echo "=== fuzz run ==="
+(cd build-test-fuzz && ctest -R fuzz_decoder --output-on-failure --timeout 900)

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Regenerates the reference streams and manifest with the bundled model. Run only when the
+# stream format or the bundled model changes on purpose, and commit the result.
+#   bash conformance/make_streams.sh build/nlc
+set -euo pipefail
+NLC=$(realpath "$1")
+cd "$(dirname "$0")"
+rm -rf streams; mkdir -p streams
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+"${NLC_PYTHON:-/usr/bin/python3}" - ../assets/kodim23.png "$TMP" <<'PY'
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+im.save(f"{sys.argv[2]}/kodim23.png")
+im.crop((200, 100, 217, 133)).save(f"{sys.argv[2]}/crop17x33.png")
+im.crop((0, 0, 1, 1)).save(f"{sys.argv[2]}/pixel1x1.png")
+im.crop((300, 200, 430, 270)).convert("L").save(f"{sys.argv[2]}/gray130x70.png")
+PY
+enc() { "$NLC" encode "$TMP/$1.png" -q "$2" -o "streams/$1_q$2.nlc" 2>/dev/null; }
+enc kodim23 0; enc kodim23 2.5; enc kodim23 5
+enc crop17x33 3; enc pixel1x1 4; enc gray130x70 1
+bash run.sh "$NLC" --write
