@@ -8,6 +8,7 @@
 
 #include "models/hyperprior.h"
 #include "nlc/image.h"
+#include "codec/src/image_tensor.h"
 
 #ifndef NLC_DEFAULT_MODEL
 #define NLC_DEFAULT_MODEL ""

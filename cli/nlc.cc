@@ -11,6 +11,7 @@
 #include "models/hyperprior.h"
 #include "nlc/codec.h"
 #include "nlc/image.h"
+#include "codec/src/image_tensor.h"
 
 namespace {
 

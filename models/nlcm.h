@@ -11,12 +11,9 @@
 #include <variant>
 #include <vector>
 
-namespace nlc {
+#include "nlc/errors.h"
 
-class ModelError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace nlc {
 
 struct ModelTensor {
   std::vector<int64_t> dims;

@@ -24,4 +24,4 @@ CC=clang CXX=clang++ cmake -S . -B build-test-fuzz -DNLC_FUZZ=ON -DNLC_SANITIZE=
   -DNLC_FUZZ_SECONDS="${NLC_FUZZ_SECONDS:-120}" >/dev/null
 cmake --build build-test-fuzz -j"$JOBS" --target decode_fuzzer nlc
 echo "=== fuzz run ==="
-(cd build-test-fuzz && ctest -R fuzz_decoder --output-on-failure --timeout 900)
+(cd build-test-fuzz && ctest -R fuzz_decoder -V --timeout 900)

@@ -9,6 +9,7 @@
 #include "kernels/cpu/ops.h"
 #include "models/hyperprior.h"
 #include "nlc/codec.h"
+#include "codec/src/image_tensor.h"
 
 namespace nlc {
 namespace {

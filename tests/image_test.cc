@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "nlc/image.h"
+#include "codec/src/image_tensor.h"
 
 namespace nlc {
 namespace {

@@ -1,10 +1,12 @@
 #include "nlc/codec.h"
+#include "codec/src/image_tensor.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
+#include "bitstream/container.h"
 #include "entropy/cdf_tables.h"
 #include "entropy/rans.h"
 #include "models/hyperprior.h"
@@ -193,6 +195,9 @@ std::string default_model_path() {
     fs::path installed = exe.parent_path().parent_path() / "share" / "nlc" / "default.nlcm";
     if (fs::exists(installed)) return installed.string();
   }
+#ifdef NLC_INSTALLED_MODEL
+  if (fs::exists(NLC_INSTALLED_MODEL)) return NLC_INSTALLED_MODEL;
+#endif
   if (fs::exists(NLC_DEFAULT_MODEL)) return NLC_DEFAULT_MODEL;
   throw ModelError("no model given and the bundled model was not found; use --model PATH");
 }

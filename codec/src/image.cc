@@ -1,4 +1,5 @@
 #include "nlc/image.h"
+#include "codec/src/image_tensor.h"
 
 #include <png.h>
 #include <sys/stat.h>

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "bitstream/container.h"
+#include "nlc/errors.h"
 #include "nlc/image.h"
 
 namespace nlc {

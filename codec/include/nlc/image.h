@@ -7,14 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/tensor.h"
+#include "nlc/errors.h"
 
 namespace nlc {
-
-class ImageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct Image {
   int width = 0, height = 0, channels = 0;  // channels: 1 (gray) or 3 (RGB)
@@ -32,12 +27,6 @@ void write_png(const std::string& path, const Image& img);  // "-": standard out
 // folder that is renamed over the destination, so nothing half-written is ever left.
 std::vector<uint8_t> read_file(const std::string& path);
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
-
-// [1,H',W',3] float tensor in [0,1], H' and W' padded up to multiples of `align` by
-// repeating the last row/column (edge replication codes cheaper than zeros).
-Tensor image_to_tensor(const Image& img, int align);
-// Crops to width x height, rounds to 8 bits (half away from zero after clamping to [0,1]).
-Image tensor_to_image(const Tensor& t, int width, int height, int channels);
 
 double psnr(const Image& a, const Image& b);
 

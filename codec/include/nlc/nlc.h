@@ -1,0 +1,56 @@
+/* nlc C API: encode 8-bit images to .nlc streams and decode them back.
+ *
+ * For the FFmpeg filter and other languages. Every function returns an nlc_status; on
+ * failure nlc_last_error() gives a message for the calling thread. Buffers returned by nlc
+ * are released with nlc_free(). An encoder or decoder must not be used by two threads at
+ * once; create one per thread. Link with -lnlc (pkg-config: nlc).
+ */
+#ifndef NLC_NLC_H
+#define NLC_NLC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  NLC_OK = 0,
+  NLC_ERROR_ARGUMENT = 1, /* bad parameter (null pointer, quality out of range...) */
+  NLC_ERROR_IMAGE = 2,    /* image nlc cannot code (size, channels) */
+  NLC_ERROR_MODEL = 3,    /* model file missing, corrupt, wrong version */
+  NLC_ERROR_STREAM = 4,   /* stream truncated, corrupt, or for another model */
+  NLC_ERROR_MEMORY = 5,   /* out of memory */
+  NLC_ERROR_INTERNAL = 6  /* anything else */
+} nlc_status;
+
+typedef struct nlc_encoder nlc_encoder;
+typedef struct nlc_decoder nlc_decoder;
+
+const char* nlc_version(void);
+/* Message of the calling thread's last failure ("" if none). */
+const char* nlc_last_error(void);
+void nlc_free(void* p);
+
+/* model_path NULL: the bundled/installed default model ($NLC_MODEL first). */
+nlc_status nlc_encoder_create(const char* model_path, nlc_encoder** out);
+void nlc_encoder_destroy(nlc_encoder* enc);
+/* Highest quality the encoder's model accepts (qualities are continuous in [0, max]). */
+double nlc_encoder_max_quality(const nlc_encoder* enc);
+/* pixels: 8-bit, channels 1 (gray) or 3 (RGB, interleaved), rows `stride` bytes apart.
+ * On success *stream (nlc_free it) holds *size bytes. */
+nlc_status nlc_encode(nlc_encoder* enc, const uint8_t* pixels, int width, int height,
+                      int channels, size_t stride, double quality, uint8_t** stream,
+                      size_t* size);
+
+nlc_status nlc_decoder_create(const char* model_path, nlc_decoder** out);
+void nlc_decoder_destroy(nlc_decoder* dec);
+/* On success *pixels (nlc_free it) holds width*height*channels bytes, rows packed. */
+nlc_status nlc_decode(nlc_decoder* dec, const uint8_t* stream, size_t size, uint8_t** pixels,
+                      int* width, int* height, int* channels);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NLC_NLC_H */

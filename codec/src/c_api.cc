@@ -1,0 +1,127 @@
+// The C API (nlc/nlc.h) over the C++ Encoder/Decoder: exceptions become status codes and a
+// thread-local message; nothing throws across the boundary.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "nlc/codec.h"
+#include "nlc/nlc.h"
+
+struct nlc_encoder {
+  nlc::Encoder enc;
+};
+struct nlc_decoder {
+  nlc::Decoder dec;
+};
+
+namespace {
+
+thread_local std::string g_error;
+
+template <class F>
+nlc_status guarded(F&& f) {
+  try {
+    g_error.clear();
+    f();
+    return NLC_OK;
+  } catch (const nlc::ImageError& e) {
+    g_error = e.what();
+    return NLC_ERROR_IMAGE;
+  } catch (const nlc::ModelError& e) {
+    g_error = e.what();
+    return NLC_ERROR_MODEL;
+  } catch (const nlc::StreamError& e) {
+    g_error = e.what();
+    return NLC_ERROR_STREAM;
+  } catch (const std::invalid_argument& e) {
+    g_error = e.what();
+    return NLC_ERROR_ARGUMENT;
+  } catch (const std::bad_alloc&) {
+    g_error = "out of memory";
+    return NLC_ERROR_MEMORY;
+  } catch (const std::exception& e) {
+    g_error = e.what();
+    return NLC_ERROR_INTERNAL;
+  } catch (...) {
+    g_error = "unknown error";
+    return NLC_ERROR_INTERNAL;
+  }
+}
+
+uint8_t* copy_out(const uint8_t* p, size_t n) {
+  auto* out = static_cast<uint8_t*>(std::malloc(n ? n : 1));
+  if (!out) throw std::bad_alloc();
+  if (n) std::memcpy(out, p, n);
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* nlc_version(void) { return NLC_VERSION_STRING; }
+const char* nlc_last_error(void) { return g_error.c_str(); }
+void nlc_free(void* p) { std::free(p); }
+
+nlc_status nlc_encoder_create(const char* model_path, nlc_encoder** out) {
+  if (!out) return NLC_ERROR_ARGUMENT;
+  *out = nullptr;
+  return guarded([&] {
+    *out = new nlc_encoder{nlc::Encoder(model_path ? model_path : nlc::default_model_path())};
+  });
+}
+
+void nlc_encoder_destroy(nlc_encoder* enc) { delete enc; }
+
+double nlc_encoder_max_quality(const nlc_encoder* enc) { return enc ? enc->enc.max_quality() : 0; }
+
+nlc_status nlc_encode(nlc_encoder* enc, const uint8_t* pixels, int width, int height,
+                      int channels, size_t stride, double quality, uint8_t** stream,
+                      size_t* size) {
+  if (!enc || !pixels || !stream || !size || width <= 0 || height <= 0 ||
+      (channels != 1 && channels != 3) || stride < size_t(width) * size_t(channels)) {
+    g_error = "nlc_encode: invalid argument";
+    return NLC_ERROR_ARGUMENT;
+  }
+  *stream = nullptr;
+  *size = 0;
+  return guarded([&] {
+    nlc::Image img{width, height, channels, {}};
+    img.pixels.resize(size_t(width) * height * channels);
+    const size_t row = size_t(width) * channels;
+    for (int y = 0; y < height; ++y)
+      std::memcpy(img.pixels.data() + size_t(y) * row, pixels + size_t(y) * stride, row);
+    std::vector<uint8_t> s = enc->enc.encode(img, quality);
+    *stream = copy_out(s.data(), s.size());
+    *size = s.size();
+  });
+}
+
+nlc_status nlc_decoder_create(const char* model_path, nlc_decoder** out) {
+  if (!out) return NLC_ERROR_ARGUMENT;
+  *out = nullptr;
+  return guarded([&] {
+    *out = new nlc_decoder{nlc::Decoder(model_path ? model_path : nlc::default_model_path())};
+  });
+}
+
+void nlc_decoder_destroy(nlc_decoder* dec) { delete dec; }
+
+nlc_status nlc_decode(nlc_decoder* dec, const uint8_t* stream, size_t size, uint8_t** pixels,
+                      int* width, int* height, int* channels) {
+  if (!dec || (!stream && size) || !pixels || !width || !height || !channels) {
+    g_error = "nlc_decode: invalid argument";
+    return NLC_ERROR_ARGUMENT;
+  }
+  *pixels = nullptr;
+  return guarded([&] {
+    nlc::Image img = dec->dec.decode(stream, size);
+    *pixels = copy_out(img.pixels.data(), img.pixels.size());
+    *width = img.width;
+    *height = img.height;
+    *channels = img.channels;
+  });
+}
+
+}  // extern "C"

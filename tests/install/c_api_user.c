@@ -1,0 +1,48 @@
+/* A program outside the nlc tree, built against the installed library through pkg-config:
+ * encodes a generated image with the C API, decodes it, and checks an error path. */
+#include <nlc/nlc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const int w = 37, h = 21;
+  unsigned char* px = malloc((size_t)w * h * 3);
+  for (int i = 0; i < w * h * 3; ++i) px[i] = (unsigned char)(i * 7);
+  nlc_encoder* enc = NULL;
+  nlc_decoder* dec = NULL;
+  if (nlc_encoder_create(argv[1], &enc) != NLC_OK || nlc_decoder_create(argv[1], &dec) != NLC_OK) {
+    fprintf(stderr, "create: %s\n", nlc_last_error());
+    return 1;
+  }
+  uint8_t* s = NULL;
+  size_t n = 0;
+  if (nlc_encode(enc, px, w, h, 3, (size_t)w * 3, 2.0, &s, &n) != NLC_OK) {
+    fprintf(stderr, "encode: %s\n", nlc_last_error());
+    return 1;
+  }
+  uint8_t* out = NULL;
+  int ow = 0, oh = 0, oc = 0;
+  if (nlc_decode(dec, s, n, &out, &ow, &oh, &oc) != NLC_OK || ow != w || oh != h || oc != 3) {
+    fprintf(stderr, "decode: %s\n", nlc_last_error());
+    return 1;
+  }
+  nlc_free(out);
+  const size_t bytes = n;
+  if (nlc_decode(dec, s, n / 2, &out, &ow, &oh, &oc) != NLC_ERROR_STREAM || !*nlc_last_error()) {
+    fprintf(stderr, "a truncated stream was not reported\n");
+    return 1;
+  }
+  nlc_free(s);
+  if (nlc_encode(enc, px, w, h, 3, (size_t)w * 3, 99.0, &s, &n) != NLC_ERROR_ARGUMENT) {
+    fprintf(stderr, "an out-of-range quality was not reported\n");
+    return 1;
+  }
+  printf("nlc %s: %dx%d -> %zu bytes -> %dx%d; errors reported: %s\n", nlc_version(), w, h, bytes,
+         ow, oh, nlc_last_error());
+  nlc_encoder_destroy(enc);
+  nlc_decoder_destroy(dec);
+  free(px);
+  return 0;
+}
