@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "bitstream/container.h"
@@ -70,20 +71,12 @@ Encoder::~Encoder() = default;
 double Encoder::max_quality() const { return model_->num_qualities() - 1; }
 const std::string& Encoder::model_identity() const { return model_->identity_hex(); }
 
-std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeStats* stats) {
-  auto t0 = std::chrono::steady_clock::now();
-  if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3))
-    throw ImageError("encode: empty image or unsupported channel count");
-  if (uint64_t(img.width) * uint64_t(img.height) > kMaxUntiledPixels)
-    throw ImageError("image " + std::to_string(img.width) + "x" + std::to_string(img.height) +
-                     " is larger than the " + std::to_string(kMaxUntiledPixels) +
-                     " pixels this version codes (tiled coding is not implemented yet)");
-  const uint32_t q16 = quality_to_q16(quality, max_quality());
-  const double q = q16 / 65536.0;
-  CodecTables& tables = *tables_;
-  MeanScaleHyperprior& m = *model_;
+namespace {
 
-  Tensor x = image_to_tensor(img, MeanScaleHyperprior::kAlign);
+// One tile (or the whole image): analysis, integer h_s, the two entropy-coded sections.
+void encode_tile(MeanScaleHyperprior& m, const CodecTables& tables, const Image& tile, double q,
+                 std::vector<bitstream::Section>& sections) {
+  Tensor x = image_to_tensor(tile, MeanScaleHyperprior::kAlign);
   auto g = m.gains(q);
   Tensor y_g = MeanScaleHyperprior::scale_channels(m.g_a(x), g.gain);
   Tensor z_hat = MeanScaleHyperprior::round(m.h_a(y_g));
@@ -105,22 +98,59 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
     ys[i] = v >= 2147483520.f ? INT32_MAX : v <= -2147483648.f ? INT32_MIN : int32_t(v);
     yi[i] = o.index[i];
   }
+  bitstream::Section sz, sy;
+  sz.type = bitstream::kHyperLatent;
+  sz.payload = rans_encode(zs.data(), zi.data(), zs.size(), tables.z, default_lane_count(zs.size()));
+  sy.type = bitstream::kLatent;
+  sy.payload = rans_encode(ys.data(), yi.data(), ys.size(), tables.y, default_lane_count(ys.size()));
+  sections.push_back(std::move(sz));
+  sections.push_back(std::move(sy));
+}
+
+Image crop(const Image& img, int x0, int y0, int w, int h) {
+  Image t{w, h, img.channels, std::vector<uint8_t>(size_t(w) * h * img.channels)};
+  const size_t row = size_t(w) * img.channels;
+  for (int y = 0; y < h; ++y)
+    std::memcpy(&t.pixels[size_t(y) * row],
+                &img.pixels[(size_t(y0 + y) * img.width + x0) * img.channels], row);
+  return t;
+}
+
+}  // namespace
+
+std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeStats* stats) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3) ||
+      img.pixels.size() != size_t(img.width) * img.height * img.channels)
+    throw ImageError("encode: empty image, unsupported channel count or wrong pixel count");
+  if (uint32_t(img.width) > bitstream::kMaxDimension || uint32_t(img.height) > bitstream::kMaxDimension)
+    throw ImageError("image " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                     " exceeds the format's 65535 pixels per side");
+  const uint32_t q16 = quality_to_q16(quality, max_quality());
+  const double q = q16 / 65536.0;
+
   bitstream::Header h;
-  for (int i = 0; i < 32; ++i) {
-    const std::string& hex = m.identity_hex();
+  const std::string& hex = model_->identity_hex();
+  for (int i = 0; i < 32; ++i)
     h.model_id[size_t(i)] = uint8_t(std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16));
-  }
   h.width = uint32_t(img.width);
   h.height = uint32_t(img.height);
   h.colour = img.channels == 1 ? bitstream::ColourFormat::kGray : bitstream::ColourFormat::kRgb;
   h.quality_q16 = q16;
-  std::vector<bitstream::Section> sections(2);
-  sections[0].type = bitstream::kHyperLatent;
-  sections[0].payload = rans_encode(zs.data(), zi.data(), zs.size(), tables.z,
-                                    default_lane_count(zs.size()));
-  sections[1].type = bitstream::kLatent;
-  sections[1].payload = rans_encode(ys.data(), yi.data(), ys.size(), tables.y,
-                                    default_lane_count(ys.size()));
+  const bool tiled = uint64_t(img.width) * uint64_t(img.height) > kMaxUntiledPixels;
+  h.tile_size = tiled ? kTileSize : 0;
+
+  std::vector<bitstream::Section> sections;
+  if (!tiled) {
+    encode_tile(*model_, *tables_, img, q, sections);
+  } else {
+    for (int y0 = 0; y0 < img.height; y0 += int(kTileSize))
+      for (int x0 = 0; x0 < img.width; x0 += int(kTileSize))
+        encode_tile(*model_, *tables_,
+                    crop(img, x0, y0, std::min(int(kTileSize), img.width - x0),
+                         std::min(int(kTileSize), img.height - y0)),
+                    q, sections);
+  }
   std::vector<uint8_t> out = bitstream::write(h, sections);
   if (stats) {
     stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -133,6 +163,44 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
 Decoder::Decoder(const std::string& model_path) { model_ = load_codec_model(model_path, tables_); }
 Decoder::~Decoder() = default;
 const std::string& Decoder::model_identity() const { return model_->identity_hex(); }
+
+namespace {
+
+// Decodes one tile of w x h pixels from its two sections into `out` at (x0, y0).
+void decode_tile(MeanScaleHyperprior& m, const CodecTables& tables,
+                 const bitstream::SectionView& sz, const bitstream::SectionView& sy, double q,
+                 int w, int h, Image& out, int x0, int y0) {
+  Geometry g = geometry(uint32_t(w), uint32_t(h));
+  const size_t nz = size_t(g.zh) * g.zw * m.N();
+  std::vector<uint16_t> zi(nz);
+  for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N()));
+  std::vector<int32_t> zs(nz);
+  rans_decode(sz.data, sz.size, zi.data(), nz, tables.z, zs.data());
+  Tensor z_hat = Tensor::uninitialized(Shape{1, g.zh, g.zw, m.N()});
+  for (size_t i = 0; i < nz; ++i) z_hat.data()[i] = float(zs[i]);
+
+  IntegerHyperSynthesis::Output o = m.integer_hs().run(z_hat);
+  const size_t ny = size_t(g.yh) * g.yw * m.M();
+  if (o.mu_q.size() != ny) throw std::logic_error("integer h_s output size mismatch");
+  std::vector<uint16_t> yi(o.index.begin(), o.index.end());
+  std::vector<int32_t> ys(ny);
+  rans_decode(sy.data, sy.size, yi.data(), ny, tables.y, ys.data());
+
+  auto gains = m.gains(q);
+  Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, m.M()});
+  const size_t M = size_t(m.M());
+  for (size_t i = 0; i < ny; ++i) {
+    float mu = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
+    y_hat.data()[i] = (float(ys[i]) + mu) * gains.inv_gain[i % M];
+  }
+  Image t = tensor_to_image(m.g_s(y_hat), w, h, out.channels);
+  const size_t row = size_t(w) * out.channels;
+  for (int y = 0; y < h; ++y)
+    std::memcpy(&out.pixels[(size_t(y0 + y) * out.width + x0) * out.channels],
+                &t.pixels[size_t(y) * row], row);
+}
+
+}  // namespace
 
 Image Decoder::decode(const uint8_t* data, size_t size) {
   bitstream::Parsed p = bitstream::parse(data, size);
@@ -147,43 +215,35 @@ Image Decoder::decode(const uint8_t* data, size_t size) {
     throw StreamError("stream was encoded with model sha256:" + id.substr(0, 16) +
                       "..., this decoder has model sha256:" + m.identity_hex().substr(0, 16) +
                       "... (wrong model)");
-  if (p.header.tile_size != 0) throw StreamError("tiled streams are not supported yet");
-  if (uint64_t(p.header.width) * p.header.height > kMaxUntiledPixels)
-    throw StreamError("stream image size exceeds what this decoder codes untiled");
   const double q = p.header.quality_q16 / 65536.0;
   if (q > m.num_qualities() - 1) throw StreamError("stream quality is outside the model's range");
-  if (p.sections.size() != 2 || p.sections[0].type != bitstream::kHyperLatent ||
-      p.sections[1].type != bitstream::kLatent)
-    throw StreamError("stream must hold one HYPER_LATENT and one LATENT section, in order");
-  CodecTables& tables = *tables_;
-  Geometry g = geometry(p.header.width, p.header.height);
+  const uint32_t W = p.header.width, H = p.header.height;
+  const uint32_t T = p.header.tile_size;
+  if (T == 0 && uint64_t(W) * H > kMaxUntiledPixels)
+    throw StreamError("untiled stream larger than " + std::to_string(kMaxUntiledPixels) +
+                      " pixels (this decoder needs such images tiled)");
+  if (T != 0 && (T > 4096 || uint64_t(T) * T > kMaxUntiledPixels))
+    throw StreamError("stream tile size " + std::to_string(T) + " is larger than this decoder's limit");
+  const uint32_t tiles_x = T ? (W + T - 1) / T : 1, tiles_y = T ? (H + T - 1) / T : 1;
+  const size_t tiles = size_t(tiles_x) * tiles_y;
+  if (p.sections.size() != 2 * tiles)
+    throw StreamError("stream has " + std::to_string(p.sections.size()) + " coded sections, " +
+                      "its geometry needs " + std::to_string(2 * tiles));
+  for (size_t i = 0; i < p.sections.size(); ++i)
+    if (p.sections[i].type != (i % 2 ? bitstream::kLatent : bitstream::kHyperLatent))
+      throw StreamError("stream sections are not HYPER_LATENT, LATENT pairs in order");
 
-  const size_t nz = size_t(g.zh) * g.zw * m.N();
-  std::vector<uint16_t> zi(nz);
-  for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N()));
-  std::vector<int32_t> zs(nz);
-  rans_decode(p.sections[0].data, p.sections[0].size, zi.data(), nz, tables.z, zs.data());
-  Tensor z_hat = Tensor::uninitialized(Shape{1, g.zh, g.zw, m.N()});
-  for (size_t i = 0; i < nz; ++i) z_hat.data()[i] = float(zs[i]);
-
-  IntegerHyperSynthesis::Output o = m.integer_hs().run(z_hat);
-  const size_t ny = size_t(g.yh) * g.yw * m.M();
-  if (o.mu_q.size() != ny) throw std::logic_error("integer h_s output size mismatch");
-  std::vector<uint16_t> yi(o.index.begin(), o.index.end());
-  std::vector<int32_t> ys(ny);
-  rans_decode(p.sections[1].data, p.sections[1].size, yi.data(), ny, tables.y, ys.data());
-
-  auto gains = m.gains(q);
-  Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, m.M()});
-  const int M = m.M();
-  for (size_t i = 0; i < ny; ++i) {
-    float mu = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
-    float y_hat_g = float(ys[i]) + mu;
-    y_hat.data()[i] = y_hat_g * gains.inv_gain[i % size_t(M)];
-  }
-  Tensor x_hat = m.g_s(y_hat);
-  int channels = p.header.colour == bitstream::ColourFormat::kGray ? 1 : 3;
-  return tensor_to_image(x_hat, int(p.header.width), int(p.header.height), channels);
+  Image out{int(W), int(H), p.header.colour == bitstream::ColourFormat::kGray ? 1 : 3, {}};
+  out.pixels.resize(size_t(W) * H * size_t(out.channels));
+  for (uint32_t ty = 0; ty < tiles_y; ++ty)
+    for (uint32_t tx = 0; tx < tiles_x; ++tx) {
+      const size_t k = size_t(ty) * tiles_x + tx;
+      const uint32_t x0 = T ? tx * T : 0, y0 = T ? ty * T : 0;
+      const uint32_t w = T ? std::min(T, W - x0) : W, h = T ? std::min(T, H - y0) : H;
+      decode_tile(m, *tables_, p.sections[2 * k], p.sections[2 * k + 1], q, int(w), int(h), out,
+                  int(x0), int(y0));
+    }
+  return out;
 }
 
 std::string default_model_path() {

@@ -54,9 +54,11 @@ class Decoder {
   std::unique_ptr<CodecTables> tables_;
 };
 
-// Images larger than this are refused (until tiled coding lands): the transforms' largest
-// intermediate tensor then stays under about 1 GiB.
-inline constexpr uint64_t kMaxUntiledPixels = uint64_t(4096) * 4096 / 4;
+// Images up to this many pixels are coded whole; larger ones in independent tiles of
+// kTileSize x kTileSize (raster order), so that the transforms' memory stays bounded by one
+// tile's tensors (about 1 GiB at most) whatever the image size.
+inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
+inline constexpr uint32_t kTileSize = 1024;
 
 // The default model: $NLC_MODEL, else <prefix>/share/nlc/default.nlcm next to the
 // executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.
