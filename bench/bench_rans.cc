@@ -60,9 +60,16 @@ void BM_RansEncode(benchmark::State& st) {
 
 void BM_RansDecode(benchmark::State& st) {
   auto& d = Data::get();
+  const RansImpl impl = st.range(0) ? RansImpl::kAvx2 : RansImpl::kScalar;
+  if (impl == RansImpl::kAvx2 && !rans_avx2_available()) {
+    st.SkipWithError("no AVX2");
+    return;
+  }
+  st.SetLabel(impl == RansImpl::kAvx2 ? "AVX2" : "scalar");
   std::vector<int32_t> out(d.values.size());
   for (auto _ : st) {
-    rans_decode(d.bytes.data(), d.bytes.size(), d.idx.data(), out.size(), d.tables, out.data());
+    rans_decode(d.bytes.data(), d.bytes.size(), d.idx.data(), out.size(), d.tables, out.data(),
+                impl);
     benchmark::DoNotOptimize(out.data());
   }
   if (out != d.values) st.SkipWithError("decode mismatch");
@@ -71,7 +78,7 @@ void BM_RansDecode(benchmark::State& st) {
 }
 
 BENCHMARK(BM_RansEncode)->Unit(benchmark::kMillisecond)->MinTime(1.0);
-BENCHMARK(BM_RansDecode)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_RansDecode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 
 }  // namespace
 }  // namespace nlc

@@ -68,8 +68,13 @@ TEST(Rans, RoundTripsRandomDistributionsAnyLaneCount) {
     for (uint32_t lanes : {1u, 2u, 7u, 64u, 9000u}) {  // 9000 > n: empty lanes
       auto bytes = rans_encode(values.data(), idx.data(), n, tables, lanes);
       std::vector<int32_t> back(n, 12345);
-      rans_decode(bytes.data(), bytes.size(), idx.data(), n, tables, back.data());
+      rans_decode(bytes.data(), bytes.size(), idx.data(), n, tables, back.data(), RansImpl::kScalar);
       ASSERT_EQ(back, values) << "trial " << trial << " lanes " << lanes;
+      if (rans_avx2_available()) {
+        std::vector<int32_t> simd(n, 54321);
+        rans_decode(bytes.data(), bytes.size(), idx.data(), n, tables, simd.data(), RansImpl::kAvx2);
+        ASSERT_EQ(simd, values) << "AVX2, trial " << trial << " lanes " << lanes;
+      }
       // Deterministic: the same input gives the same bytes.
       EXPECT_EQ(bytes, rans_encode(values.data(), idx.data(), n, tables, lanes));
     }
@@ -120,19 +125,39 @@ TEST(Rans, TruncationsAndCorruptionNeverCrash) {
   std::vector<uint16_t> idx(n);
   for (auto& i : idx) i = uint16_t(rng() % tables.size());
   auto values = draw(tables, idx, rng);
-  auto bytes = rans_encode(values.data(), idx.data(), n, tables, 5);
+  auto bytes = rans_encode(values.data(), idx.data(), n, tables, 11);  // 8 SIMD lanes + 3
   std::vector<int32_t> back(n);
-  for (size_t len = 0; len < bytes.size(); ++len)
-    EXPECT_THROW(rans_decode(bytes.data(), len, idx.data(), n, tables, back.data()), StreamError)
-        << "prefix " << len;
+  std::vector<RansImpl> impls{RansImpl::kScalar};
+  if (rans_avx2_available()) impls.push_back(RansImpl::kAvx2);
+  for (RansImpl impl : impls)
+    for (size_t len = 0; len < bytes.size(); ++len)
+      EXPECT_THROW(rans_decode(bytes.data(), len, idx.data(), n, tables, back.data(), impl),
+                   StreamError)
+          << "prefix " << len;
   int detected = 0;
   for (int k = 0; k < 2000; ++k) {
     auto bad = bytes;
     bad[rng() % bad.size()] ^= uint8_t(1u << (rng() % 8));
-    try {  // a flip the coder cannot see decodes to other values: the container CRC's job
-      rans_decode(bad.data(), bad.size(), idx.data(), n, tables, back.data());
+    // A flip the coder cannot see decodes to other values (the container CRC's job); the
+    // SIMD decoder must then agree with the scalar one exactly, or both must reject.
+    std::vector<int32_t> a(n, 0), b(n, 0);
+    bool threw_a = false, threw_b = false;
+    try {
+      rans_decode(bad.data(), bad.size(), idx.data(), n, tables, a.data(), RansImpl::kScalar);
     } catch (const StreamError&) {
+      threw_a = true;
       ++detected;
+    }
+    if (rans_avx2_available()) {
+      try {
+        rans_decode(bad.data(), bad.size(), idx.data(), n, tables, b.data(), RansImpl::kAvx2);
+      } catch (const StreamError&) {
+        threw_b = true;
+      }
+      EXPECT_EQ(threw_a, threw_b) << "flip " << k;
+      if (!threw_a && !threw_b) {
+        EXPECT_EQ(a, b) << "flip " << k;
+      }
     }
   }
   // The final-state check alone catches most flips.
