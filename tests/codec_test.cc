@@ -96,6 +96,19 @@ TEST(Codec, TruncatedCorruptAndForeignStreamsAreRejected) {
     EXPECT_NE(std::string(e.what()).find("wrong model"), std::string::npos) << e.what();
   }
   EXPECT_THROW(Encoder(kModel).encode(img, 5.5), std::invalid_argument);
+  // A valid container announcing 65535x65535 is refused before the output is allocated.
+  auto huge = s;
+  for (int i = 0; i < 4; ++i) huge[size_t(40 + i)] = huge[size_t(44 + i)] = i < 2 ? 0xFF : 0;
+  huge[56] = 0;  // tile size 1024 = 0x400
+  huge[57] = 4;
+  uint32_t hc = crc32c(huge.data(), 60);
+  for (int i = 0; i < 4; ++i) huge[size_t(60 + i)] = uint8_t(hc >> (8 * i));
+  try {
+    dec.decode(huge);
+    FAIL() << "huge image accepted";
+  } catch (const StreamError& e) {
+    EXPECT_NE(std::string(e.what()).find("larger than this decoder"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

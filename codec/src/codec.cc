@@ -219,6 +219,10 @@ Image Decoder::decode(const uint8_t* data, size_t size) {
   if (q > m.num_qualities() - 1) throw StreamError("stream quality is outside the model's range");
   const uint32_t W = p.header.width, H = p.header.height;
   const uint32_t T = p.header.tile_size;
+  if (uint64_t(W) * H > kMaxDecodedPixels)
+    throw StreamError("stream image " + std::to_string(W) + "x" + std::to_string(H) +
+                      " is larger than this decoder reconstructs (" +
+                      std::to_string(kMaxDecodedPixels) + " pixels)");
   if (T == 0 && uint64_t(W) * H > kMaxUntiledPixels)
     throw StreamError("untiled stream larger than " + std::to_string(kMaxUntiledPixels) +
                       " pixels (this decoder needs such images tiled)");

@@ -59,6 +59,9 @@ class Decoder {
 // tile's tensors (about 1 GiB at most) whatever the image size.
 inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
 inline constexpr uint32_t kTileSize = 1024;
+// Largest image a Decoder reconstructs (the output alone is 3 bytes a pixel): streams that
+// announce more are refused before anything is allocated.
+inline constexpr uint64_t kMaxDecodedPixels = uint64_t(16384) * 16384;
 
 // The default model: $NLC_MODEL, else <prefix>/share/nlc/default.nlcm next to the
 // executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.
