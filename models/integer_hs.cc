@@ -64,13 +64,11 @@ IntegerHyperSynthesis::IntegerHyperSynthesis(const ModelFile& f, int N, int M) :
         }
     layers_.push_back(std::move(l));
   }
-  const auto& thr = f.tensor("h_s_int.thresholds", {f.tensors.at("h_s_int.thresholds").dims[0]});
-  if (thr.ints.size() != thr.data.size() || thr.ints.empty() || thr.ints.size() > 254)
-    throw ModelError(f.source + ": bad integer h_s thresholds");
-  thresholds_ = thr.ints;
+  // docs/model-format.md fixes the table at kNumScales scales (kNumScales - 1 thresholds).
+  thresholds_ = f.int_tensor("h_s_int.thresholds", {kNumScales - 1});
   for (size_t i = 1; i < thresholds_.size(); ++i)
     if (thresholds_[i] < thresholds_[i - 1]) throw ModelError(f.source + ": unsorted thresholds");
-  scales_ = f.tensor("scale_table", {int64_t(thresholds_.size()) + 1}).data;
+  scales_ = f.tensor("scale_table", {kNumScales}).data;
 }
 
 std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vector<int32_t>& in,

@@ -19,6 +19,10 @@ class IntegerHyperSynthesis {
   static constexpr int32_t kZClamp = 255;
   static constexpr int kOutFracBits = 8;
   static constexpr int64_t kOutClamp = int64_t(1) << 30;
+  static constexpr int64_t kNumScales = 64;
+  // mu = mu_q / 256 in float32 (exact while |mu_q| < 2^24); one expression shared by the
+  // encoder, the decoder and the estimate path keeps them identical.
+  static float mu_value(int32_t mu_q) { return float(mu_q) / float(1 << kOutFracBits); }
 
   IntegerHyperSynthesis() = default;
   IntegerHyperSynthesis(const ModelFile& f, int N, int M);

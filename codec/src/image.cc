@@ -205,7 +205,10 @@ Image tensor_to_image(const Tensor& t, int width, int height, int channels) {
     for (int x = 0; x < width; ++x) {
       uint8_t* p = &img.pixels[(size_t(y) * width + x) * channels];
       float v[3];
-      for (int c = 0; c < 3; ++c) v[c] = std::clamp(t.at(0, y, x, c), 0.f, 1.f) * 255.f;
+      for (int c = 0; c < 3; ++c) {
+        const float f = t.at(0, y, x, c);  // NaN (from a pathological stream) becomes 0
+        v[c] = (f > 0.f ? (f < 1.f ? f : 1.f) : 0.f) * 255.f;
+      }
       if (channels == 3) {
         for (int c = 0; c < 3; ++c) p[c] = uint8_t(std::nearbyint(v[c]));  // half to even, as torch.round
       } else {  // grayscale source: the three decoded channels are averaged
