@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -105,12 +104,7 @@ int info(const Options& o) {
   std::vector<uint8_t> bytes = nlc::read_file(o.input);
   nlc::bitstream::Parsed p = nlc::bitstream::parse(bytes.data(), bytes.size());
   const auto& h = p.header;
-  std::string id;
-  char buf[3];
-  for (uint8_t b : h.model_id) {
-    std::snprintf(buf, sizeof buf, "%02x", b);
-    id += buf;
-  }
+  const std::string id = nlc::to_hex(h.model_id);
   double pixels = double(h.width) * h.height;
   std::printf("stream      %s\nversion     %d.%d\nmodel       sha256:%s\n", o.input.c_str(),
               h.major, h.minor, id.c_str());
@@ -126,9 +120,8 @@ int info(const Options& o) {
   return 0;
 }
 
-int run(const Options& o, const char* argv0) {
+int run(const Options& o) {
   using clock = std::chrono::steady_clock;
-  (void)argv0;
   nlc::set_num_threads(o.threads);
   if (o.command == "info") return info(o);
   if (o.command == "compare") {
@@ -191,7 +184,7 @@ int run(const Options& o, const char* argv0) {
 
 int main(int argc, char** argv) {
   try {
-    return run(parse(argc, argv), argv[0]);
+    return run(parse(argc, argv));
   } catch (const UsageError& e) {
     std::fprintf(stderr, "nlc: %s\n\n%s", e.what(), kUsage);
     return 2;

@@ -73,7 +73,8 @@ MeanScaleHyperprior::MeanScaleHyperprior(const ModelFile& f, Backend backend)
   lambdas_ = f.param_floats("lambdas");
   if (int64_t(lambdas_.size()) != Q) throw ModelError(f.source + ": lambdas/num_qualities mismatch");
   gc_.scale_bound = f.param_float("scale_bound");
-  identity_ = f.identity_hex();
+  identity_ = f.identity;
+  identity_hex_ = f.identity_hex();
   const int n = N_, m = M_;
   g_a_.add(conv_layer(f, "g_a.0", 3, n, 5, 2, false));
   g_a_.add(gdn_layer(f, "g_a.1", n, false));
@@ -129,7 +130,7 @@ void MeanScaleHyperprior::integer_params(const IntegerHyperSynthesis::Output& o,
   sigma = Tensor::uninitialized(s);
   const auto& table = int_hs_.scale_table();
   for (size_t i = 0; i < s.numel(); ++i) {
-    mu.data()[i] = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
+    mu.data()[i] = IntegerHyperSynthesis::mu_value(o.mu_q[i]);
     sigma.data()[i] = table[o.index[i]];
   }
 }
@@ -200,10 +201,7 @@ MeanScaleHyperprior::Result MeanScaleHyperprior::forward(const Tensor& x, double
   r.z = h_a(r.y_g);
   r.z_hat = round(r.z);
   if (int_hs_.loaded()) {
-    IntegerHyperSynthesis::Output o = int_hs_.run(r.z_hat);
-    integer_params(o, r.mu, r.sigma);
-    r.mu_q = std::move(o.mu_q);
-    r.scale_index = std::move(o.index);
+    integer_params(int_hs_.run(r.z_hat), r.mu, r.sigma);
   } else {
     split_params(h_s(r.z_hat), r.mu, r.sigma);
   }

@@ -55,7 +55,8 @@ class MeanScaleHyperprior {
   int M() const { return M_; }
   int num_qualities() const { return int(lambdas_.size()); }
   const std::vector<double>& lambdas() const { return lambdas_; }
-  const std::string& identity_hex() const { return identity_; }
+  const std::string& identity_hex() const { return identity_hex_; }
+  const std::array<uint8_t, 32>& identity() const { return identity_; }
   Backend backend() const { return backend_; }
 
   Tensor g_a(const Tensor& x) { return g_a_.forward(x, backend_); }
@@ -73,9 +74,6 @@ class MeanScaleHyperprior {
   struct Result {
     Tensor y, y_g, z, z_hat, mu, sigma, y_hat_g, y_hat, x_hat;
     double bits_z = 0, bits_y = 0;
-    // With the integer h_s: mu = mu_q / 256 and sigma = scale_table[scale_index] (NHWC).
-    std::vector<int32_t> mu_q;
-    std::vector<uint8_t> scale_index;
   };
   // The whole model on x ([1,H,W,3] in [0,1], H and W multiples of kAlign), with rates
   // estimated from the entropy models' likelihoods. The entropy parameters come from the
@@ -101,7 +99,8 @@ class MeanScaleHyperprior {
   Backend backend_;
   int N_ = 0, M_ = 0;
   std::vector<double> lambdas_;
-  std::string identity_;
+  std::array<uint8_t, 32> identity_{};
+  std::string identity_hex_;
   Sequential g_a_, g_s_, h_a_, h_s_;
   std::vector<std::vector<float>> gain_, inv_gain_;
   EntropyBottleneck eb_;

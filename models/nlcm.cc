@@ -81,15 +81,17 @@ int64_t ModelTensor::numel() const {
   return n;
 }
 
-std::string ModelFile::identity_hex() const {
+std::string to_hex(const std::array<uint8_t, 32>& bytes) {
   static const char* hex = "0123456789abcdef";
   std::string s;
-  for (uint8_t b : identity) {
+  for (uint8_t b : bytes) {
     s += hex[b >> 4];
     s += hex[b & 15];
   }
   return s;
 }
+
+std::string ModelFile::identity_hex() const { return to_hex(identity); }
 
 static std::string shape_str(const std::vector<int64_t>& d) {
   std::string s = "[";

@@ -52,6 +52,9 @@ struct ModelFile {
 };
 
 ModelFile load_model_file(const std::string& path);
+
+// Lower-case hex of a 32-byte identity (model hashes in messages and tools).
+std::string to_hex(const std::array<uint8_t, 32>& bytes);
 ModelFile parse_model_file(const uint8_t* data, size_t size, const std::string& source);
 
 }  // namespace nlc

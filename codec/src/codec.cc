@@ -20,19 +20,17 @@ namespace nlc {
 namespace {
 
 struct Geometry {
-  int pad_h, pad_w;   // padded image
   int zh, zw, yh, yw;
 };
 
 Geometry geometry(uint32_t width, uint32_t height) {
   const int a = MeanScaleHyperprior::kAlign;
   Geometry g;
-  g.pad_h = int((height + a - 1) / a * a);
-  g.pad_w = int((width + a - 1) / a * a);
-  g.yh = g.pad_h / 16;
-  g.yw = g.pad_w / 16;
-  g.zh = g.pad_h / 64;
-  g.zw = g.pad_w / 64;
+  const int pad_h = int((height + a - 1) / a * a), pad_w = int((width + a - 1) / a * a);
+  g.yh = pad_h / 16;
+  g.yw = pad_w / 16;
+  g.zh = pad_h / 64;
+  g.zw = pad_w / 64;
   return g;
 }
 
@@ -93,8 +91,7 @@ void encode_tile(MeanScaleHyperprior& m, const CodecTables& tables, const Image&
   std::vector<int32_t> ys(y_g.numel());
   std::vector<uint16_t> yi(y_g.numel());
   for (size_t i = 0; i < ys.size(); ++i) {
-    float mu = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
-    float v = std::nearbyint(y_g.data()[i] - mu);
+    float v = std::nearbyint(y_g.data()[i] - IntegerHyperSynthesis::mu_value(o.mu_q[i]));
     ys[i] = v >= 2147483520.f ? INT32_MAX : v <= -2147483648.f ? INT32_MIN : int32_t(v);
     yi[i] = o.index[i];
   }
@@ -130,9 +127,7 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
   const double q = q16 / 65536.0;
 
   bitstream::Header h;
-  const std::string& hex = model_->identity_hex();
-  for (int i = 0; i < 32; ++i)
-    h.model_id[size_t(i)] = uint8_t(std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16));
+  h.model_id = model_->identity();
   h.width = uint32_t(img.width);
   h.height = uint32_t(img.height);
   h.colour = img.channels == 1 ? bitstream::ColourFormat::kGray : bitstream::ColourFormat::kRgb;
@@ -190,8 +185,7 @@ void decode_tile(MeanScaleHyperprior& m, const CodecTables& tables,
   Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, m.M()});
   const size_t M = size_t(m.M());
   for (size_t i = 0; i < ny; ++i) {
-    float mu = float(o.mu_q[i]) / float(1 << IntegerHyperSynthesis::kOutFracBits);
-    y_hat.data()[i] = (float(ys[i]) + mu) * gains.inv_gain[i % M];
+    y_hat.data()[i] = (float(ys[i]) + IntegerHyperSynthesis::mu_value(o.mu_q[i])) * gains.inv_gain[i % M];
   }
   Image t = tensor_to_image(m.g_s(y_hat), w, h, out.channels);
   const size_t row = size_t(w) * out.channels;
@@ -205,14 +199,8 @@ void decode_tile(MeanScaleHyperprior& m, const CodecTables& tables,
 Image Decoder::decode(const uint8_t* data, size_t size) {
   bitstream::Parsed p = bitstream::parse(data, size);
   MeanScaleHyperprior& m = *model_;
-  std::string id;
-  static const char* hexd = "0123456789abcdef";
-  for (uint8_t b : p.header.model_id) {
-    id += hexd[b >> 4];
-    id += hexd[b & 15];
-  }
-  if (id != m.identity_hex())
-    throw StreamError("stream was encoded with model sha256:" + id.substr(0, 16) +
+  if (p.header.model_id != m.identity())
+    throw StreamError("stream was encoded with model sha256:" + to_hex(p.header.model_id).substr(0, 16) +
                       "..., this decoder has model sha256:" + m.identity_hex().substr(0, 16) +
                       "... (wrong model)");
   const double q = p.header.quality_q16 / 65536.0;
