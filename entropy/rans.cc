@@ -173,16 +173,142 @@ void rans_decode_scalar(const uint8_t* data, size_t size, const uint16_t* table_
   }
 }
 
+namespace rans_detail {
+void check_table_indices(const uint16_t* table_index, size_t n, size_t tables) {
+  uint16_t top = 0;
+  for (size_t i = 0; i < n; ++i) top = std::max(top, table_index[i]);
+  if (n > 0 && top >= tables) throw std::invalid_argument("table index out of range");
+}
+
+DecodeTables make_decode_tables(const std::vector<QuantizedCdf>& tables) {
+  DecodeTables T;
+  size_t total = 0;
+  for (const auto& t : tables) total += size_t(t.num_symbols());
+  if (total > UINT32_MAX) throw std::invalid_argument("decode tables too large");
+  T.sym.reserve(total);
+  T.lut.resize(tables.size() << kLutBits);
+  for (size_t k = 0; k < tables.size(); ++k) {
+    const auto& c = tables[k].cdf;
+    const uint32_t base = uint32_t(T.sym.size());
+    T.bias.push_back(uint32_t(tables[k].offset) - base);
+    for (size_t s = 0; s + 1 < c.size(); ++s) T.sym.push_back(c[s] | (c[s + 1] - c[s] - 1) << 16);
+    uint32_t s = 0;
+    for (uint32_t b = 0; b < (1u << kLutBits); ++b) {
+      const uint32_t slot = b << (16 - kLutBits);
+      while (c[s + 1] <= slot) ++s;
+      T.lut[(k << kLutBits) + b] = base + s;
+    }
+  }
+  return T;
+}
+}  // namespace rans_detail
+
+namespace {
+// G lanes decoded in lockstep: their states are independent, so the CPU overlaps the
+// lookups and multiplies of G symbols instead of waiting on one lane's dependency chain.
+// The states live in locals (registers), and the loop has no data-dependent branch but the
+// rare bucket fix-up: it runs in chunks of steps short enough that no lane can run out of
+// words inside one (a symbol takes at most one word), so the word is read unconditionally
+// and the renormalisation is a select. An escape (which may take many words) ends its
+// chunk; the last steps of the lanes, and lanes too short for a chunk, take the checked path.
+template <int G>
+void decode_lane_group(const uint8_t* data, const LaneLayout& L, uint32_t k0,
+                       const uint16_t* table_index, size_t n, const DecodeTables& T,
+                       const std::vector<QuantizedCdf>& tables, int32_t* values) {
+  uint32_t x[G];
+  const uint8_t *p[G], *end[G];
+  size_t first[G], count[G], steps = SIZE_MAX;
+  for (int g = 0; g < G; ++g) {
+    const uint32_t k = k0 + uint32_t(g);
+    const LaneDecoder d(data + L.offset[k], L.length[k]);  // checks the initial state
+    x[g] = d.state();
+    p[g] = d.pos();
+    end[g] = data + L.offset[k] + L.length[k];
+    first[g] = lane_begin(n, L.lanes, k);
+    count[g] = lane_begin(n, L.lanes, k + 1) - first[g];
+    steps = std::min(steps, count[g]);
+  }
+  const uint32_t* lut = T.lut.data();
+  const uint32_t* sym = T.sym.data();
+  const uint32_t* bias = T.bias.data();
+  size_t t = 0;
+  while (t < steps) {
+    size_t room = steps - t;
+    for (int g = 0; g < G; ++g) room = std::min(room, size_t(end[g] - p[g]) / 2);
+    if (room == 0) break;
+    const size_t chunk_end = t + room;
+    bool escaped = false;
+    while (t < chunk_end && !escaped) {
+#pragma GCC unroll 16
+      for (int g = 0; g < G; ++g) {
+        const size_t i = first[g] + t;
+        const uint32_t table = table_index[i];
+        const uint32_t slot = x[g] & (kProbTotal - 1);
+        uint32_t j = lut[(size_t(table) << kLutBits) + (slot >> (16 - kLutBits))];
+        uint32_t e = sym[j];
+        while (sym_end(e) <= slot) e = sym[++j];
+        const uint32_t start = sym_start(e), stop = sym_end(e);
+        const uint32_t y = (stop - start) * (x[g] >> kPrecisionBits) + slot - start;
+        const uint32_t w = uint32_t(p[g][0]) | uint32_t(p[g][1]) << 8;
+        const bool renorm = y < kStateLower;
+        x[g] = renorm ? (y << 16) | w : y;
+        p[g] += renorm ? 2 : 0;
+        if (stop != kProbTotal) [[likely]] {
+          values[i] = int32_t(j + bias[table]);
+        } else {
+          LaneDecoder d(p[g], end[g], x[g]);
+          values[i] = decode_escape(d, tables[table]);
+          x[g] = d.state();
+          p[g] = d.pos();
+          escaped = true;
+        }
+      }
+      ++t;
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    LaneDecoder d(p[g], end[g], x[g]);
+    for (size_t i = first[g] + t; i < first[g] + count[g]; ++i)
+      values[i] = decode_value_fast(d, T, tables[table_index[i]], table_index[i]);
+    d.finish();
+  }
+}
+
+}  // namespace
+
+void rans_decode_interleaved(const uint8_t* data, size_t size, const uint16_t* table_index,
+                             size_t n, const std::vector<QuantizedCdf>& tables, int32_t* values) {
+  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  LaneLayout L = parse_lanes(data, size);
+  check_table_indices(table_index, n, tables.size());
+  decode_lanes_interleaved(data, L, 0, table_index, n, make_decode_tables(tables), tables, values);
+}
+
+namespace rans_detail {
+void decode_lanes_interleaved(const uint8_t* data, const LaneLayout& L, uint32_t k_begin,
+                              const uint16_t* table_index, size_t n, const DecodeTables& T,
+                              const std::vector<QuantizedCdf>& tables, int32_t* values) {
+  constexpr int G = kInterleave;
+  uint32_t k = k_begin;
+  for (; k + G <= L.lanes; k += G)
+    decode_lane_group<G>(data, L, k, table_index, n, T, tables, values);
+  for (; k + 4 <= L.lanes; k += 4) decode_lane_group<4>(data, L, k, table_index, n, T, tables, values);
+  for (; k + 2 <= L.lanes; k += 2) decode_lane_group<2>(data, L, k, table_index, n, T, tables, values);
+  for (; k < L.lanes; ++k) decode_lane_group<1>(data, L, k, table_index, n, T, tables, values);
+}
+}  // namespace rans_detail
+
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values, RansImpl impl) {
-  // kAuto is the scalar decoder for now: on the AMD EPYC (Zen) machines we measure on, the
-  // AVX2 decoder's gathers leave it no faster than scalar (74 vs 75 Msym/s; README).
-  if (impl == RansImpl::kAuto) impl = RansImpl::kScalar;
-  if (impl == RansImpl::kAvx2) {
-    if (!rans_avx2_available()) throw std::invalid_argument("AVX2 is not available on this CPU");
-    rans_decode_avx2(data, size, table_index, n, tables, values);
-  } else {
-    rans_decode_scalar(data, size, table_index, n, tables, values);
+  if (impl == RansImpl::kAuto) impl = RansImpl::kInterleaved;
+  switch (impl) {
+    case RansImpl::kAvx2:
+      if (!rans_avx2_available()) throw std::invalid_argument("AVX2 is not available on this CPU");
+      return rans_decode_avx2(data, size, table_index, n, tables, values);
+    case RansImpl::kScalar:
+      return rans_decode_scalar(data, size, table_index, n, tables, values);
+    default:
+      return rans_decode_interleaved(data, size, table_index, n, tables, values);
   }
 }
 

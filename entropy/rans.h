@@ -53,16 +53,20 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
 // Decodes what rans_encode wrote (same n, table_index and tables). Throws StreamError on any
 // inconsistency (bad lane layout, a lane that ends early or has words left over, a final
 // state that is not the initial one); never reads outside [data, data + size).
-// kScalar is the reference; kAvx2 decodes 8 lanes at once and gives identical results
-// (tests/rans_test.cc); kAuto picks the faster one measured on our machines (now: scalar).
-enum class RansImpl { kAuto, kScalar, kAvx2 };
+// kScalar is the reference (one lane at a time, binary search in the CDF); kInterleaved
+// (portable C++: several lanes in lockstep, table lookup) and kAvx2 (8 lanes per vector) give
+// identical results (tests/rans_test.cc) and are the fast paths; kAuto picks the fastest
+// available (bench/bench_rans.cc measures them).
+enum class RansImpl { kAuto, kScalar, kInterleaved, kAvx2 };
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values,
                  RansImpl impl = RansImpl::kAuto);
 bool rans_avx2_available();
-// The two implementations (rans_decode dispatches).
+// The implementations (rans_decode dispatches).
 void rans_decode_scalar(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                         const std::vector<QuantizedCdf>& tables, int32_t* values);
+void rans_decode_interleaved(const uint8_t* data, size_t size, const uint16_t* table_index,
+                             size_t n, const std::vector<QuantizedCdf>& tables, int32_t* values);
 void rans_decode_avx2(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                       const std::vector<QuantizedCdf>& tables, int32_t* values);
 

@@ -21,6 +21,7 @@ inline uint32_t get_u32(const uint8_t* p) {
 
 class LaneDecoder {
  public:
+  LaneDecoder() = default;
   LaneDecoder(const uint8_t* p, size_t bytes) : p_(p + 4), end_(p + bytes), x_(get_u32(p)) {
     if (x_ < kStateLower) throw StreamError("entropy-coded lane has an invalid initial state");
   }
@@ -37,6 +38,20 @@ class LaneDecoder {
       p_ += 2;
     }
   }
+  // advance() without a data-dependent branch: the renormalisation is a select (whether a
+  // lane needs a word is a coin flip the branch predictor loses); the only branch left, the
+  // end-of-lane check, is almost never taken.
+  void advance_branchless(uint32_t start, uint32_t freq) {
+    x_ = freq * (x_ >> kPrecisionBits) + slot() - start;
+    const bool renorm = x_ < kStateLower;
+    if (end_ - p_ < 2) [[unlikely]] {
+      if (renorm) throw StreamError("entropy-coded lane ends early (truncated or corrupt)");
+      return;
+    }
+    const uint32_t w = uint32_t(p_[0]) | uint32_t(p_[1]) << 8;
+    x_ = renorm ? (x_ << 16) | w : x_;
+    p_ += renorm ? 2 : 0;
+  }
   uint32_t bypass() {
     uint32_t sym = slot() / kBypassFreq;
     advance(sym * kBypassFreq, kBypassFreq);
@@ -48,9 +63,9 @@ class LaneDecoder {
   }
 
  private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-  uint32_t x_;
+  const uint8_t* p_ = nullptr;
+  const uint8_t* end_ = nullptr;
+  uint32_t x_ = 0;
 };
 
 // After the escape symbol: the bypass-coded distance past the table's range.
@@ -84,6 +99,53 @@ struct LaneLayout {
 };
 LaneLayout parse_lanes(const uint8_t* data, size_t size);
 
+
+// Lookup tables for the fast decoders (interleaved scalar and AVX2), built once per call from
+// the QuantizedCdfs; they decide exactly what the reference binary search decides.
+//   sym[j]: one entry per symbol of every table, concatenated: start | (freq - 1) << 16, so a
+//           single 32-bit load gives a symbol's range (start <= 65535, freq <= 65535 because
+//           every table has at least two symbols);
+//   lut[(t << kLutBits) + (slot >> (16 - kLutBits))]: the index in sym of the symbol of
+//           table t that holds the first slot of that bucket; the decoder steps forward while
+//           the slot lies past the candidate's range (a bucket of 256 slots spans few
+//           boundaries in the likely part of a distribution);
+//   bias[t]: value of sym index j in table t is int32(j + bias[t]) (modulo 2^32, as the
+//           reference's int32 conversion of s + offset).
+// A symbol is the escape exactly when its range ends at 2^16 (the escape is always last).
+inline constexpr int kLutBits = 8;
+inline constexpr int kInterleave = 8;  // lanes in flight in the interleaved scalar decoder
+struct DecodeTables {
+  std::vector<uint32_t> sym;
+  std::vector<uint32_t> lut;
+  std::vector<uint32_t> bias;
+};
+DecodeTables make_decode_tables(const std::vector<QuantizedCdf>& tables);
+
+// Throws std::invalid_argument unless every table index names a table (one vectorisable pass).
+void check_table_indices(const uint16_t* table_index, size_t n, size_t tables);
+
+// Decodes lanes [k_begin, L.lanes) with the interleaved scalar decoder (also the AVX2
+// decoder's path for the lanes left over after its groups of 8).
+void decode_lanes_interleaved(const uint8_t* data, const LaneLayout& L, uint32_t k_begin,
+                              const uint16_t* table_index, size_t n, const DecodeTables& T,
+                              const std::vector<QuantizedCdf>& tables, int32_t* values);
+
+inline uint32_t sym_start(uint32_t e) { return e & 0xFFFF; }
+inline uint32_t sym_end(uint32_t e) { return (e & 0xFFFF) + (e >> 16) + 1; }
+
+inline int32_t decode_value_fast(LaneDecoder& d, const DecodeTables& T, const QuantizedCdf& t,
+                                 uint32_t table) {
+  const uint32_t slot = d.slot();
+  uint32_t j = T.lut[(size_t(table) << kLutBits) + (slot >> (16 - kLutBits))];
+  uint32_t e = T.sym[j];
+  j += sym_end(e) <= slot;  // the usual one step past a boundary inside the bucket, as a select
+  e = T.sym[j];
+  while (sym_end(e) <= slot) [[unlikely]] e = T.sym[++j];
+  const uint32_t end = sym_end(e);
+  d.advance_branchless(sym_start(e), end - sym_start(e));
+  if (end != kProbTotal) return int32_t(j + T.bias[table]);
+  return decode_escape(d, t);
+}
 
 inline int32_t decode_value(LaneDecoder& d, const QuantizedCdf& t) {
   const uint32_t slot = d.slot();
