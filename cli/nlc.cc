@@ -1,5 +1,6 @@
 // nlc: command-line front end (usage text below). Exit codes: 0 success, 1 runtime failure
 // (bad input, bad model, undecodable stream), 2 usage error.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "nlc/codec.h"
 #include "nlc/image.h"
 #include "codec/src/image_tensor.h"
+#include "eval/eval.h"
 
 namespace {
 
@@ -25,6 +27,12 @@ const char* kUsage =
     "                                        estimated bpp and PSNR\n"
     "  model-info                            print the model's architecture and identity\n"
     "  compare A.png B.png                   PSNR-RGB between two 8-bit images\n"
+    "  eval DIR [-q LIST] [--baselines LIST] [-o OUTDIR] [--published JSON] [--label TEXT]\n"
+    "                                        rate-distortion on every PNG in DIR through real\n"
+    "                                        files: bpp, PSNR-RGB, MS-SSIM, times, BD-rates;\n"
+    "                                        writes OUTDIR/report.json, report.csv, rd.svg\n"
+    "                                        (-q 0,1.5,3; baselines jpeg,webp,avif,jpeg2000;\n"
+    "                                        OUTDIR default nlc-eval; --limit N: first N images)\n"
     "  ('-' as IN or OUT: standard input or output)\n"
     "\n"
     "options:\n"
@@ -44,9 +52,29 @@ struct UsageError : std::runtime_error {
 struct Options {
   std::string command, input, output, model;
   double quality = 3.0;
+  std::string quality_text, baselines, published, label;
+  size_t limit = 0;
   bool reference = false;
   int threads = 0;
 };
+
+double number(const std::string& v, const std::string& what) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || !end || *end) throw UsageError(what + " '" + v + "' is not a number");
+  return x;
+}
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -63,12 +91,19 @@ Options parse(int argc, char** argv) {
     } else if (a == "-o" || a == "--output") {
       o.output = value("-o");
     } else if (a == "-q" || a == "--quality") {
-      std::string v = value("-q");
-      char* end = nullptr;
-      o.quality = std::strtod(v.c_str(), &end);
-      if (!end || *end) throw UsageError("quality '" + v + "' is not a number");
+      o.quality_text = value("-q");
     } else if (a == "-m" || a == "--model") {
       o.model = value("--model");
+    } else if (a == "--baselines") {
+      o.baselines = value("--baselines");
+    } else if (a == "--published") {
+      o.published = value("--published");
+    } else if (a == "--label") {
+      o.label = value("--label");
+    } else if (a == "--limit") {
+      const int n = std::atoi(value("--limit").c_str());
+      if (n <= 0) throw UsageError("--limit needs a positive number");
+      o.limit = size_t(n);
     } else if (a == "--reference") {
       o.reference = true;
     } else if (a == "--threads") {
@@ -81,6 +116,7 @@ Options parse(int argc, char** argv) {
     }
   }
   if (pos.empty()) throw UsageError("no command given");
+  if (!o.quality_text.empty() && pos[0] != "eval") o.quality = number(o.quality_text, "quality");
   o.command = pos[0];
   if (o.command == "estimate" || o.command == "encode" || o.command == "decode" ||
       o.command == "info") {
@@ -92,6 +128,9 @@ Options parse(int argc, char** argv) {
     if (pos.size() != 3) throw UsageError("compare takes two images");
     o.input = pos[1];
     o.output = pos[2];
+  } else if (o.command == "eval") {
+    if (pos.size() != 2) throw UsageError("eval takes one folder");
+    o.input = pos[1];
   } else if (o.command == "model-info") {
     if (pos.size() != 1) throw UsageError("model-info takes no arguments");
   } else {
@@ -128,6 +167,18 @@ int run(const Options& o) {
     nlc::Image a = nlc::read_png(o.input), b = nlc::read_png(o.output);
     std::printf("PSNR-RGB %.3f dB\n", nlc::psnr(a, b));
     return 0;
+  }
+  if (o.command == "eval") {
+    nlc::eval::Options e;
+    e.dir = o.input;
+    if (!o.output.empty()) e.out_dir = o.output;
+    e.model = o.model;
+    for (const auto& q : split(o.quality_text)) e.qualities.push_back(number(q, "quality"));
+    e.baselines = split(o.baselines);
+    e.published = o.published;
+    e.label = o.label;
+    e.limit = o.limit;
+    return nlc::eval::run(e);
   }
   std::string model_path = o.model.empty() ? nlc::default_model_path() : o.model;
   if (o.command == "encode") {

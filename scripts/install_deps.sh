@@ -10,6 +10,7 @@ PKGS=(
   libdnnl-dev          # oneDNN: optimised CPU convolutions
   libzstd-dev zstd     # model files are zstd-compressed (zstd CLI: the Python exporter)
   libpng-dev           # PNG I/O
+  libturbojpeg0-dev libwebp-dev libavif-dev libopenjp2-7-dev  # nlc eval baselines
   libssl-dev           # SHA-256 (model identity)
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev   # libFuzzer build of the decoder fuzzer

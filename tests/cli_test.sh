@@ -50,4 +50,29 @@ grep -q "invalid stream" "$TMP/err" || { echo "FAIL: truncation not reported as 
 expect 1 "wrong model" -- "$NLC" decode "$TMP/a.nlc" -o "$TMP/d.png"
 grep -q "wrong model" "$TMP/err" || { echo "FAIL: wrong model not named"; fail=1; }
 expect 2 "encode without -o" -- "$NLC" encode "$SRC/assets/kodim23.png"
+# eval: real files, the report's numbers agree with the streams it wrote
+mkdir -p "$TMP/set" && cp "$SRC/assets/kodim23.png" "$TMP/set/"
+expect 0 "eval (bundled model)" -- "$NLC" eval "$TMP/set" -q 0,1,2,3 --baselines jpeg,webp,avif,jpeg2000 -o "$TMP/ev" --label test
+for f in report.json report.csv rd.svg streams/kodim23.q2.000.nlc; do
+  [ -s "$TMP/ev/$f" ] || { echo "FAIL: eval wrote no $f"; fail=1; }
+done
+[ "$(ls "$TMP/ev/streams" | wc -l)" = 4 ] || { echo "FAIL: eval should keep 4 streams"; fail=1; }
+for c in nlc jpeg webp avif jpeg2000; do
+  grep -q "\"$c\": {" "$TMP/ev/report.json" || { echo "FAIL: no $c in report.json"; fail=1; }
+  grep -q "BD-rate of nlc against $c: -\?[0-9.]* %" "$TMP/out" || [ $c = nlc ] ||
+    { echo "FAIL: no BD-rate against $c"; cat "$TMP/out"; fail=1; }
+done
+row=$(grep "^nlc,2,kodim23," "$TMP/ev/report.csv")
+bytes=$(stat -c %s "$TMP/ev/streams/kodim23.q2.000.nlc")
+[ "$(echo "$row" | cut -d, -f4)" = "$bytes" ] || { echo "FAIL: csv bytes $row vs file $bytes"; fail=1; }
+"$NLC" decode "$TMP/ev/streams/kodim23.q2.000.nlc" -o "$TMP/ev2.png" 2>/dev/null
+psnr=$("$NLC" compare "$SRC/assets/kodim23.png" "$TMP/ev2.png" | awk '{ print $2 }')
+want=$(echo "$row" | cut -d, -f6 | awk '{ printf "%.3f", $1 }')
+[ "$psnr" = "$want" ] || { echo "FAIL: eval PSNR $want, decoded file $psnr"; fail=1; }
+expect 1 "eval of a missing folder" -- "$NLC" eval "$TMP/none" -m "$M"
+mkdir -p "$TMP/empty"
+expect 1 "eval of a folder without PNGs" -- "$NLC" eval "$TMP/empty" -m "$M" -o "$TMP/ev3"
+expect 1 "eval with an unknown baseline" -- "$NLC" eval "$TMP/set" -m "$M" --baselines gif -o "$TMP/ev3"
+grep -q "unknown baseline" "$TMP/err" || { echo "FAIL: unknown baseline not named"; fail=1; }
+expect 2 "eval with a bad quality list" -- "$NLC" eval "$TMP/set" -q 1,x
 exit $fail
