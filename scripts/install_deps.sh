@@ -7,6 +7,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(
   build-essential cmake pkg-config git
+  dpkg-dev patch xz-utils   # ffmpeg/build.sh: apt-get source ffmpeg, our patch
   libdnnl-dev          # oneDNN: optimised CPU convolutions
   libzstd-dev zstd     # model files are zstd-compressed (zstd CLI: the Python exporter)
   libpng-dev           # PNG I/O

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Runs every test: a Release build and an ASan+UBSan build, each through ctest.
+# Runs every test: a Release build and an ASan+UBSan build, each through ctest, the decoder
+# fuzzer, and the FFmpeg integration (ffmpeg/build.sh, ffmpeg/test.sh).
 # CUDA tests skip cleanly where no GPU is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,8 @@ CC=clang CXX=clang++ cmake -S . -B build-test-fuzz -DNLC_FUZZ=ON -DNLC_SANITIZE=
 cmake --build build-test-fuzz -j"$JOBS" --target decode_fuzzer nlc
 echo "=== fuzz run ==="
 (cd build-test-fuzz && ctest -R fuzz_decoder -V --timeout 900)
+# FFmpeg with the nlc filter and libnlc codec (Debian's 5.1 source, a small configuration),
+# tested through real ffmpeg command lines.
+echo "=== FFmpeg integration ==="
+NLC_BUILD="$PWD/build-test-release" bash ffmpeg/build.sh
+NLC_BUILD="$PWD/build-test-release" bash ffmpeg/test.sh

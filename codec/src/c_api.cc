@@ -8,6 +8,8 @@
 #include "nlc/codec.h"
 #include "nlc/nlc.h"
 
+#include "kernels/cpu/ops.h"
+
 struct nlc_encoder {
   nlc::Encoder enc;
 };
@@ -63,6 +65,7 @@ extern "C" {
 const char* nlc_version(void) { return NLC_VERSION_STRING; }
 const char* nlc_last_error(void) { return g_error.c_str(); }
 void nlc_free(void* p) { std::free(p); }
+void nlc_set_threads(int n) { nlc::set_num_threads(n); }
 
 nlc_status nlc_encoder_create(const char* model_path, nlc_encoder** out) {
   if (!out) return NLC_ERROR_ARGUMENT;

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < w * h * 3; ++i) px[i] = (unsigned char)(i * 7);
   nlc_encoder* enc = NULL;
   nlc_decoder* dec = NULL;
+  nlc_set_threads(1);
   if (nlc_encoder_create(argv[1], &enc) != NLC_OK || nlc_decoder_create(argv[1], &dec) != NLC_OK) {
     fprintf(stderr, "create: %s\n", nlc_last_error());
     return 1;
