@@ -1,5 +1,5 @@
 // `nlc eval`: rate-distortion of nlc and of the baseline codecs on a folder of PNGs, every
-// point measured from real coded bytes in the same run (see docs/eval.md).
+// point measured from real coded bytes in the same run (README, "Evaluation").
 #pragma once
 
 #include <string>

@@ -144,7 +144,8 @@ std::string to_svg(const Report& r) {
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
        "fill=\"white\"/>\n";
-  o << "<text x=\"" << L << "\" y=\"22\" font-size=\"14\">" << xml(r.dataset) << " (" << r.images
+  const std::string set = r.dataset.substr(r.dataset.find_last_of('/') + 1);  // folder name
+  o << "<text x=\"" << L << "\" y=\"22\" font-size=\"14\">" << xml(set) << " (" << r.images
     << " images), " << xml(r.date) << (r.label.empty() ? "" : ", " + xml(r.label)) << "</text>\n";
   for (double b = 0; b <= xmax + 1e-9; b += xmax > 1.5 ? 0.5 : 0.25)
     o << "<line x1=\"" << px(b) << "\" y1=\"" << py(ymin) << "\" x2=\"" << px(b) << "\" y2=\""

@@ -38,6 +38,11 @@ ff -i dec1.png -pix_fmt rgb24 -f framemd5 dec1.md5
 check "frame 1 written by streams= decodes with nlc decode to the filter's output" \
   '[ "$(md5s dec1.md5)" = "$(md5s filter.md5 | head -1)" ]'
 
+# The metadata through ffprobe (lavfi input: the filter graph reads the clip itself).
+"$BUILD/ffmpeg/ffprobe" -v error -f lavfi -i "movie=clip.nut,nlc=quality=2" \
+  -show_entries frame_tags=lavfi.nlc.bytes -of csv=p=0 > probe.txt
+check "ffprobe reads lavfi.nlc.bytes ($(head -1 probe.txt))" '[ "$(head -1 probe.txt)" = "$bytes" ] && [ "$(wc -l < probe.txt)" = 5 ]'
+
 # Codec: Matroska and NUT round trips give the filter's frames.
 ff -i clip.nut -c:v libnlc -q:v 2 rt.mkv
 ff -i rt.mkv -f framemd5 mkv.md5
