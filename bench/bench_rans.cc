@@ -7,47 +7,13 @@
 #include <cmath>
 #include <random>
 
+#include "bench/rans_bench_data.h"
 #include "entropy/rans.h"
 
 namespace nlc {
 namespace {
 
-struct Data {
-  std::vector<QuantizedCdf> tables;
-  std::vector<uint16_t> idx;
-  std::vector<int32_t> values;
-  std::vector<uint8_t> bytes;
-  static Data& get() {
-    static Data d = [] {
-      Data r;
-      const int kScales = 64;
-      for (int s = 0; s < kScales; ++s) {
-        double sigma = std::exp(std::log(0.11) + (std::log(256.0) - std::log(0.11)) * s / (kScales - 1));
-        int half = int(std::ceil(sigma * 6)) + 1;
-        std::vector<double> pmf;
-        for (int v = -half; v <= half; ++v) {
-          auto cdf = [&](double x) { return 0.5 * std::erfc(-x / (sigma * std::sqrt(2.0))); };
-          pmf.push_back(cdf(v + 0.5) - cdf(v - 0.5));
-        }
-        r.tables.push_back(quantize_pmf(pmf, 1e-9, -half));
-      }
-      std::mt19937 rng(7);
-      std::geometric_distribution<int> scale_pick(0.12);
-      const size_t n = 1 << 20;
-      r.idx.resize(n);
-      r.values.resize(n);
-      for (size_t i = 0; i < n; ++i) {
-        int s = std::min(scale_pick(rng), kScales - 1);
-        r.idx[i] = uint16_t(s);
-        double sigma = std::exp(std::log(0.11) + (std::log(256.0) - std::log(0.11)) * s / (kScales - 1));
-        r.values[i] = int32_t(std::lround(std::normal_distribution<double>(0, sigma)(rng)));
-      }
-      r.bytes = rans_encode(r.values.data(), r.idx.data(), n, r.tables, default_lane_count(n));
-      return r;
-    }();
-    return d;
-  }
-};
+using Data = bench::GaussianSymbols<20>;
 
 void BM_RansEncode(benchmark::State& st) {
   auto& d = Data::get();

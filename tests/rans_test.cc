@@ -7,21 +7,13 @@
 #include <random>
 
 #include "entropy/rans.h"
+#include "rans_test_util.h"
 
 namespace nlc {
 namespace {
 
-std::vector<QuantizedCdf> random_tables(std::mt19937& rng, int count) {
-  std::vector<QuantizedCdf> t;
-  std::uniform_int_distribution<int> size(1, 600), off(-300, 300);
-  std::exponential_distribution<double> weight(1.0);
-  for (int i = 0; i < count; ++i) {
-    std::vector<double> pmf(size_t(size(rng)));
-    for (auto& p : pmf) p = weight(rng) * weight(rng);  // heavy-tailed, some near zero
-    t.push_back(quantize_pmf(pmf, 1e-6, off(rng)));
-  }
-  return t;
-}
+using test::draw;
+using test::random_tables;
 
 // The fast decoders, each checked against the scalar reference.
 std::vector<RansImpl> fast_impls() {
@@ -30,27 +22,6 @@ std::vector<RansImpl> fast_impls() {
   return v;
 }
 const char* name(RansImpl impl) { return impl == RansImpl::kAvx2 ? "AVX2" : "interleaved"; }
-
-// Draws values from the tables' own distributions, with ~1% escapes of any size.
-std::vector<int32_t> draw(const std::vector<QuantizedCdf>& tables,
-                          const std::vector<uint16_t>& idx, std::mt19937& rng) {
-  std::vector<int32_t> v(idx.size());
-  std::uniform_int_distribution<uint32_t> slot(0, kProbTotal - 1);
-  std::uniform_int_distribution<int> esc(0, 99);
-  std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX);
-  for (size_t i = 0; i < idx.size(); ++i) {
-    const QuantizedCdf& t = tables[idx[i]];
-    if (esc(rng) == 0) {
-      int kind = esc(rng) % 4;
-      v[i] = kind == 0 ? INT32_MIN : kind == 1 ? INT32_MAX : any(rng);
-      continue;
-    }
-    uint32_t s = slot(rng);
-    size_t k = size_t(std::upper_bound(t.cdf.begin(), t.cdf.end(), s) - t.cdf.begin()) - 1;
-    v[i] = int32_t(int64_t(k) + t.offset);  // may be the escape symbol's value: also escapes
-  }
-  return v;
-}
 
 TEST(Rans, QuantizedPmfIsValidAndDeterministic) {
   std::vector<double> pmf{0.5, 0.25, 0.0, 1e-12, 0.25};

@@ -1,6 +1,8 @@
+// CUDA error checks and a device buffer owner, shared by the CUDA sources.
 #pragma once
 #include <cuda_runtime.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -11,3 +13,34 @@
       throw std::runtime_error(std::string("CUDA error in ") + #expr + ": " +         \
                                cudaGetErrorString(err_));                             \
   } while (0)
+
+namespace nlc::cuda {
+
+// n elements of T in device memory, freed with the object.
+template <class T>
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t n) : n_(n) {
+    T* p = nullptr;
+    if (n) NLC_CUDA_CHECK(cudaMalloc(&p, n * sizeof(T)));
+    p_.reset(p);
+  }
+  // A copy of host data.
+  DeviceBuffer(const T* host, size_t n) : DeviceBuffer(n) {
+    if (n) NLC_CUDA_CHECK(cudaMemcpy(p_.get(), host, n * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  T* get() const { return p_.get(); }
+  size_t size() const { return n_; }
+  void to_host(T* host) const {
+    if (n_) NLC_CUDA_CHECK(cudaMemcpy(host, p_.get(), n_ * sizeof(T), cudaMemcpyDeviceToHost));
+  }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { cudaFree(p); }
+  };
+  size_t n_;
+  std::unique_ptr<T, Free> p_;
+};
+
+}  // namespace nlc::cuda

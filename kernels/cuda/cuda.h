@@ -1,9 +1,11 @@
 // The CUDA path (compiled when nvcc and cuDNN are found; see CMakeLists.txt).
-// For now: device discovery and the GDN/IGDN kernel; cuDNN transforms follow (issue 5).
+// For now: device discovery, the GDN/IGDN kernel and the lane-parallel rANS coder; cuDNN
+// transforms and the integer h_s follow (issue 5).
 #pragma once
 
 #include <string>
 
+#include "entropy/rans.h"
 #include "kernels/cpu/ops.h"
 
 namespace nlc::cuda {
@@ -16,5 +18,22 @@ std::string describe();
 // GDN/IGDN on the GPU (NHWC, float32): same definition as nlc::ref::gdn.
 // Throws std::runtime_error when no device is usable.
 Tensor gdn(const Tensor& x, const GdnWeights& g);
+
+// rANS on the GPU, one thread per lane: the same streams as nlc::rans_encode and the same
+// values (or the same StreamError) as nlc::rans_decode, for any input. Throws
+// std::runtime_error when no device is usable.
+std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes);
+void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+                 const std::vector<QuantizedCdf>& tables, int32_t* values);
+
+// The same lane functions the kernels run, run in a loop on the CPU: lets machines without a
+// GPU (CI) test the kernels' arithmetic; the CUDA tests check the kernels themselves.
+namespace host_emulation {
+std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes);
+void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+                 const std::vector<QuantizedCdf>& tables, int32_t* values);
+}  // namespace host_emulation
 
 }  // namespace nlc::cuda

@@ -2,7 +2,6 @@
 // in shared memory when it fits and each thread computes one output channel of one pixel.
 #include <cuda_runtime.h>
 
-#include <memory>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda.h"
@@ -27,19 +26,6 @@ __global__ void gdn_kernel(const float* __restrict__ x, float* __restrict__ y,
   }
 }
 
-struct DeviceFree {
-  void operator()(float* p) const { cudaFree(p); }
-};
-using DevicePtr = std::unique_ptr<float, DeviceFree>;
-
-DevicePtr upload(const float* h, size_t n) {
-  float* d = nullptr;
-  NLC_CUDA_CHECK(cudaMalloc(&d, n * sizeof(float)));
-  DevicePtr p(d);
-  NLC_CUDA_CHECK(cudaMemcpy(d, h, n * sizeof(float), cudaMemcpyHostToDevice));
-  return p;
-}
-
 }  // namespace
 
 Tensor gdn(const Tensor& x, const GdnWeights& g) {
@@ -48,18 +34,13 @@ Tensor gdn(const Tensor& x, const GdnWeights& g) {
   if (!available()) throw std::runtime_error("no usable CUDA device");
   Tensor y(x.shape());
   if (x.empty()) return y;
-  auto dx = upload(x.data(), x.numel());
-  auto dbeta = upload(g.beta.data(), g.beta.size());
-  auto dgamma = upload(g.gamma.data(), g.gamma.size());
-  float* dy_raw = nullptr;
-  NLC_CUDA_CHECK(cudaMalloc(&dy_raw, x.numel() * sizeof(float)));
-  DevicePtr dy(dy_raw);
+  DeviceBuffer<float> dx(x.data(), x.numel()), dbeta(g.beta.data(), g.beta.size()),
+      dgamma(g.gamma.data(), g.gamma.size()), dy(x.numel());
   long long pixels = (long long)(x.numel() / size_t(g.channels));
   gdn_kernel<<<(unsigned)pixels, 128, g.channels * sizeof(float)>>>(
       dx.get(), dy.get(), dbeta.get(), dgamma.get(), pixels, g.channels, g.inverse);
   NLC_CUDA_CHECK(cudaGetLastError());
-  NLC_CUDA_CHECK(cudaMemcpy(y.data(), dy.get(), x.numel() * sizeof(float),
-                            cudaMemcpyDeviceToHost));
+  dy.to_host(y.data());
   return y;
 }
 

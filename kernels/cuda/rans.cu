@@ -1,0 +1,364 @@
+// Lane-parallel rANS on the GPU: one thread per lane, the same arithmetic as the CPU coder
+// (entropy/rans.cc, entropy/rans_internal.h), so streams are byte-identical both ways.
+//
+// Encode runs twice over each lane: the first pass counts the lane's renormalisation words
+// (so every lane's byte offset is known: a prefix sum on the host), the second writes them.
+// rANS encodes backwards and the decoder reads forwards, so the second pass writes each
+// lane from its end towards its start, with the final state in the lane's first 4 bytes.
+// Decode validates the lane table on the host (parse_lanes), then each thread decodes its
+// lane with the 256-bucket lookup of the CPU's fast decoders and reports any inconsistency
+// as an error code, which the host turns into the same StreamError the CPU would throw.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "entropy/rans_internal.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda.h"
+
+namespace nlc::cuda {
+namespace {
+
+using namespace nlc::rans_detail;
+
+// Every table, flattened for the device.
+struct Tables {
+  std::vector<uint32_t> cdf;     // each table's n + 1 cdf entries, concatenated
+  std::vector<uint32_t> base;    // index of table t's cdf[0]
+  std::vector<int32_t> nsym;     // n of table t (the last symbol is the escape)
+  std::vector<int32_t> offset;   // value of symbol 0
+};
+
+Tables flatten(const std::vector<QuantizedCdf>& tables) {
+  Tables f;
+  for (const auto& t : tables) {
+    f.base.push_back(uint32_t(f.cdf.size()));
+    f.nsym.push_back(t.num_symbols());
+    f.offset.push_back(t.offset);
+    f.cdf.insert(f.cdf.end(), t.cdf.begin(), t.cdf.end());
+  }
+  return f;
+}
+
+struct DeviceTables {
+  DeviceBuffer<uint32_t> cdf, base;
+  DeviceBuffer<int32_t> nsym, offset;
+  explicit DeviceTables(const Tables& f)
+      : cdf(f.cdf.data(), f.cdf.size()), base(f.base.data(), f.base.size()),
+        nsym(f.nsym.data(), f.nsym.size()), offset(f.offset.data(), f.offset.size()) {}
+};
+
+__host__ __device__ unsigned long long lane_start(unsigned long long n, unsigned lanes, unsigned k) {
+  return n * k / lanes;  // n <= 2^40, k <= 2^20: no overflow
+}
+
+// ---- encoder ---------------------------------------------------------------------------
+
+struct Op {
+  uint32_t start, freq;
+};
+
+// A value's coding steps in coding order (as append_value in entropy/rans.cc): the symbol,
+// and for an escape the chunk count in unary groups of 15 and the 4-bit chunks.
+__host__ __device__ int value_ops(int32_t v, const uint32_t* cdf, int32_t n, int32_t offset, Op* ops) {
+  const long long idx = (long long)v - offset;
+  if (idx >= 0 && idx < n - 1) {
+    ops[0] = {cdf[idx], cdf[idx + 1] - cdf[idx]};
+    return 1;
+  }
+  int k = 0;
+  ops[k++] = {cdf[n - 1], cdf[n] - cdf[n - 1]};
+  const unsigned long long raw = idx < 0 ? (unsigned long long)(-2 * idx - 1)
+                                         : (unsigned long long)(2 * (idx - (n - 1)));
+  uint32_t chunks = 0;
+  while (chunks < 16 && (raw >> (kBypassBits * chunks)) != 0) ++chunks;
+  for (uint32_t c = chunks;; c -= kBypassMax) {
+    const uint32_t sym = c < kBypassMax ? c : kBypassMax;
+    ops[k++] = {sym * kBypassFreq, kBypassFreq};
+    if (c < kBypassMax) break;
+  }
+  for (uint32_t c = 0; c < chunks; ++c)
+    ops[k++] = {(uint32_t(raw >> (kBypassBits * c)) & kBypassMax) * kBypassFreq, kBypassFreq};
+  return k;
+}
+
+struct EncodeArgs {
+  const int32_t* values;
+  const uint16_t* tid;
+  unsigned long long n;
+  unsigned lanes;
+  const uint32_t *cdf, *base;
+  const int32_t *nsym, *offset;
+  uint32_t* words;                      // first pass: each lane's word count
+  uint8_t* out;                         // second pass: the stream (lane table already filled)
+  const unsigned long long* lane_pos;   // second pass: lane k's bytes are [pos[k], pos[k + 1])
+};
+
+// Lane k, backwards. First pass (out == nullptr): count its words. Second pass: write them
+// downwards from the lane's end, then the final state at its start.
+__host__ __device__ void encode_lane(unsigned k, const EncodeArgs& a) {
+  const unsigned long long first = lane_start(a.n, a.lanes, k), last = lane_start(a.n, a.lanes, k + 1);
+  uint8_t* w = a.out ? a.out + a.lane_pos[k + 1] : nullptr;
+  uint32_t count = 0, x = kStateLower;
+  Op ops[24];  // a value takes at most 1 + 2 + 16 steps
+  for (unsigned long long i = last; i-- > first;) {
+    const uint32_t t = a.tid[i];
+    const int m = value_ops(a.values[i], a.cdf + a.base[t], a.nsym[t], a.offset[t], ops);
+    for (int j = m; j-- > 0;) {
+      const Op op = ops[j];
+      if ((unsigned long long)x >= ((unsigned long long)op.freq << 16)) {
+        if (w) {
+          w -= 2;
+          w[0] = uint8_t(x & 0xFF);
+          w[1] = uint8_t((x >> 8) & 0xFF);
+        }
+        ++count;
+        x >>= 16;
+      }
+      x = ((x / op.freq) << kPrecisionBits) + (x % op.freq) + op.start;
+    }
+  }
+  if (a.out) {
+    uint8_t* s = a.out + a.lane_pos[k];
+    for (int b = 0; b < 4; ++b) s[b] = uint8_t(x >> (8 * b));
+  } else {
+    a.words[k] = count;
+  }
+}
+
+__global__ void encode_kernel(EncodeArgs a) {
+  const unsigned k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k < a.lanes) encode_lane(k, a);
+}
+
+// ---- decoder ---------------------------------------------------------------------------
+
+enum LaneError : int { kOk = 0, kBadState, kEndsEarly, kLongEscape, kEscapeRange, kNotClean };
+
+struct Lane {
+  const uint8_t* p;
+  const uint8_t* end;
+  uint32_t x;
+  int error;
+  __host__ __device__ bool advance(uint32_t start, uint32_t freq) {
+    x = freq * (x >> kPrecisionBits) + (x & (kProbTotal - 1)) - start;
+    if (x < kStateLower) {
+      if (end - p < 2) return error = kEndsEarly, false;
+      x = (x << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
+      p += 2;
+    }
+    return true;
+  }
+  __host__ __device__ uint32_t bypass() {
+    const uint32_t sym = (x & (kProbTotal - 1)) / kBypassFreq;
+    advance(sym * kBypassFreq, kBypassFreq);
+    return sym;
+  }
+};
+
+// As decode_escape (entropy/rans_internal.h).
+__host__ __device__ bool decode_escape(Lane& d, int32_t n, int32_t offset, int32_t* value) {
+  uint32_t chunks = 0;
+  for (;;) {
+    const uint32_t c = d.bypass();
+    if (d.error) return false;
+    chunks += c;
+    if (c < kBypassMax) break;
+    if (chunks > 16) return d.error = kLongEscape, false;
+  }
+  if (chunks > 16) return d.error = kLongEscape, false;
+  unsigned long long raw = 0;
+  for (uint32_t c = 0; c < chunks; ++c) {
+    raw |= (unsigned long long)d.bypass() << (kBypassBits * c);
+    if (d.error) return false;
+  }
+  const long long idx = (raw & 1) ? -(long long)((raw + 1) / 2) : (long long)(raw / 2) + (n - 1);
+  const long long v = idx + offset;
+  if (v < INT32_MIN || v > INT32_MAX) return d.error = kEscapeRange, false;
+  *value = int32_t(v);
+  return true;
+}
+
+struct DecodeArgs {
+  const uint8_t* data;
+  const unsigned long long *lane_off, *lane_len;
+  const uint16_t* tid;
+  unsigned long long n;
+  unsigned lanes;
+  const uint32_t *lut, *sym, *bias;
+  const int32_t *nsym, *offset;
+  int32_t* values;
+  int* errors;  // per lane: a LaneError
+};
+
+__host__ __device__ void decode_lane(unsigned k, const DecodeArgs& a) {
+  const uint8_t* p = a.data + a.lane_off[k];
+  Lane d{p + 4, p + a.lane_len[k], 0, kOk};
+  d.x = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+  if (d.x < kStateLower) {
+    a.errors[k] = kBadState;
+    return;
+  }
+  const unsigned long long first = lane_start(a.n, a.lanes, k), last = lane_start(a.n, a.lanes, k + 1);
+  for (unsigned long long i = first; i < last; ++i) {
+    const uint32_t t = a.tid[i];
+    const uint32_t slot = d.x & (kProbTotal - 1);
+    uint32_t j = a.lut[(t << kLutBits) + (slot >> (16 - kLutBits))];
+    uint32_t e = a.sym[j];
+    while ((e & 0xFFFF) + (e >> 16) + 1 <= slot) e = a.sym[++j];
+    const uint32_t start = e & 0xFFFF, stop = start + (e >> 16) + 1;
+    if (!d.advance(start, stop - start)) break;
+    if (stop != kProbTotal) {
+      a.values[i] = int32_t(j + a.bias[t]);
+    } else if (!decode_escape(d, a.nsym[t], a.offset[t], &a.values[i])) {
+      break;
+    }
+  }
+  if (!d.error && (d.p != d.end || d.x != kStateLower)) d.error = kNotClean;
+  a.errors[k] = d.error;
+}
+
+__global__ void decode_kernel(DecodeArgs a) {
+  const unsigned k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k < a.lanes) decode_lane(k, a);
+}
+
+void throw_lane_error(const std::vector<int>& errors) {
+  for (int e : errors) switch (e) {
+      case kOk: break;
+      case kBadState: throw StreamError("entropy-coded lane has an invalid initial state");
+      case kEndsEarly: throw StreamError("entropy-coded lane ends early (truncated or corrupt)");
+      case kLongEscape: throw StreamError("escape-coded value is too long (corrupt stream)");
+      case kEscapeRange: throw StreamError("escape-coded value out of range");
+      default: throw StreamError("entropy-coded lane does not end cleanly (corrupt stream)");
+    }
+}
+
+void check_inputs(const uint16_t* table_index, size_t n, const std::vector<QuantizedCdf>& tables,
+                  bool gpu) {
+  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  for (const auto& t : tables) t.validate();
+  check_table_indices(table_index, n, tables.size());
+  if (gpu && !available()) throw std::runtime_error("no usable CUDA device");
+}
+
+unsigned blocks(unsigned lanes, unsigned threads) { return (lanes + threads - 1) / threads; }
+
+// Both directions run the lane functions either as CUDA kernels (one thread per lane) or,
+// for host_emulation (tests of the kernels' logic on machines without a GPU), in a loop here.
+std::vector<uint8_t> encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                            const std::vector<QuantizedCdf>& tables, uint32_t lanes, bool gpu) {
+  if (lanes == 0 || lanes > (1u << 20)) throw std::invalid_argument("lane count out of range");
+  check_inputs(table_index, n, tables, gpu);
+  const Tables f = flatten(tables);
+  std::vector<uint32_t> words(lanes);
+  EncodeArgs a{values, table_index, n, lanes, f.cdf.data(), f.base.data(), f.nsym.data(),
+               f.offset.data(), words.data(), nullptr, nullptr};
+  constexpr unsigned kThreads = 128;
+  std::unique_ptr<DeviceTables> dt;
+  std::unique_ptr<DeviceBuffer<int32_t>> dv;
+  std::unique_ptr<DeviceBuffer<uint16_t>> di;
+  if (gpu) {
+    dt = std::make_unique<DeviceTables>(f);
+    dv = std::make_unique<DeviceBuffer<int32_t>>(values, n);
+    di = std::make_unique<DeviceBuffer<uint16_t>>(table_index, n);
+    DeviceBuffer<uint32_t> dwords(lanes);
+    EncodeArgs d{dv->get(), di->get(), n, lanes, dt->cdf.get(), dt->base.get(), dt->nsym.get(),
+                 dt->offset.get(), dwords.get(), nullptr, nullptr};
+    encode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
+    NLC_CUDA_CHECK(cudaGetLastError());
+    dwords.to_host(words.data());
+  } else {
+    for (uint32_t k = 0; k < lanes; ++k) encode_lane(k, a);
+  }
+  // Layout: u32 L | L x u32 length | lanes; lane k's bytes are [pos[k], pos[k + 1]).
+  std::vector<unsigned long long> pos(size_t(lanes) + 1);
+  pos[0] = 4 + 4ull * lanes;
+  for (uint32_t k = 0; k < lanes; ++k) pos[k + 1] = pos[k] + 4 + 2ull * words[k];
+  std::vector<uint8_t> out(pos[lanes]);
+  for (int b = 0; b < 4; ++b) out[size_t(b)] = uint8_t(lanes >> (8 * b));
+  for (uint32_t k = 0; k < lanes; ++k) {
+    const uint32_t len = uint32_t(pos[k + 1] - pos[k]);
+    for (int b = 0; b < 4; ++b) out[4 + 4 * size_t(k) + size_t(b)] = uint8_t(len >> (8 * b));
+  }
+  if (gpu) {
+    DeviceBuffer<uint8_t> dout(out.size());
+    DeviceBuffer<unsigned long long> dpos(pos.data(), pos.size());
+    EncodeArgs d{dv->get(), di->get(), n, lanes, dt->cdf.get(), dt->base.get(), dt->nsym.get(),
+                 dt->offset.get(), nullptr, dout.get(), dpos.get()};
+    encode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
+    NLC_CUDA_CHECK(cudaGetLastError());
+    // The lane table was written here; copy back only the lanes.
+    NLC_CUDA_CHECK(cudaMemcpy(out.data() + pos[0], dout.get() + pos[0], out.size() - pos[0],
+                              cudaMemcpyDeviceToHost));
+  } else {
+    a.words = nullptr;
+    a.out = out.data();
+    a.lane_pos = pos.data();
+    for (uint32_t k = 0; k < lanes; ++k) encode_lane(k, a);
+  }
+  return out;
+}
+
+void decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+            const std::vector<QuantizedCdf>& tables, int32_t* values, bool gpu) {
+  check_inputs(table_index, n, tables, gpu);
+  const LaneLayout L = parse_lanes(data, size);  // throws StreamError like the CPU decoder
+  const DecodeTables T = make_decode_tables(tables);
+  const Tables f = flatten(tables);
+  const std::vector<unsigned long long> off(L.offset.begin(), L.offset.end()),
+      len(L.length.begin(), L.length.end());
+  std::vector<int> errors(L.lanes);
+  if (gpu) {
+    DeviceBuffer<uint8_t> dd(data, size);
+    DeviceBuffer<unsigned long long> doff(off.data(), off.size()), dlen(len.data(), len.size());
+    DeviceBuffer<uint16_t> di(table_index, n);
+    DeviceBuffer<uint32_t> dlut(T.lut.data(), T.lut.size()), dsym(T.sym.data(), T.sym.size()),
+        dbias(T.bias.data(), T.bias.size());
+    DeviceBuffer<int32_t> dnsym(f.nsym.data(), f.nsym.size()),
+        doffset(f.offset.data(), f.offset.size()), dv(n);
+    DeviceBuffer<int> derr(L.lanes);
+    DecodeArgs d{dd.get(), doff.get(), dlen.get(), di.get(), n, L.lanes, dlut.get(), dsym.get(),
+                 dbias.get(), dnsym.get(), doffset.get(), dv.get(), derr.get()};
+    constexpr unsigned kThreads = 128;
+    decode_kernel<<<blocks(L.lanes, kThreads), kThreads>>>(d);
+    NLC_CUDA_CHECK(cudaGetLastError());
+    derr.to_host(errors.data());
+    throw_lane_error(errors);
+    dv.to_host(values);
+  } else {
+    std::vector<int32_t> v(n);
+    DecodeArgs a{data, off.data(), len.data(), table_index, n, L.lanes, T.lut.data(),
+                 T.sym.data(), T.bias.data(), f.nsym.data(), f.offset.data(), v.data(),
+                 errors.data()};
+    for (uint32_t k = 0; k < L.lanes; ++k) decode_lane(k, a);
+    throw_lane_error(errors);
+    std::copy(v.begin(), v.end(), values);
+  }
+}
+
+}  // namespace
+
+std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes) {
+  return encode(values, table_index, n, tables, lanes, true);
+}
+void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+                 const std::vector<QuantizedCdf>& tables, int32_t* values) {
+  decode(data, size, table_index, n, tables, values, true);
+}
+
+namespace host_emulation {
+std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes) {
+  return encode(values, table_index, n, tables, lanes, false);
+}
+void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+                 const std::vector<QuantizedCdf>& tables, int32_t* values) {
+  decode(data, size, table_index, n, tables, values, false);
+}
+}  // namespace host_emulation
+
+}  // namespace nlc::cuda
