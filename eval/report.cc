@@ -198,8 +198,9 @@ struct Json {
   enum Kind { kNull, kNumber, kString, kArray, kObject, kBool } kind = kNull;
   double number = 0;
   std::string text;
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  std::vector<Json> items;              // array elements, or object member values
+  std::vector<std::string> names;       // object member names (vector<pair<string, Json>>
+                                        // would need Json complete: clang rejects it)
 };
 
 struct Parser {
@@ -249,7 +250,8 @@ struct Parser {
       do {
         std::string key = string();
         if (!eat(':')) fail("expected ':'");
-        v.members.emplace_back(key, value(depth + 1));
+        v.names.push_back(key);
+        v.items.push_back(value(depth + 1));
       } while (eat(','));
       if (!eat('}')) fail("expected '}'");
     } else if (s[i] == '[') {
@@ -298,12 +300,14 @@ std::vector<Curve> read_published(const std::string& json_text) {
   if (p.i != json_text.size()) p.fail("trailing characters");
   if (root.kind != Json::kObject) p.fail("expected an object of curves");
   std::vector<Curve> out;
-  for (const auto& [name, v] : root.members) {
+  for (size_t m = 0; m < root.names.size(); ++m) {
+    const std::string& name = root.names[m];
+    const Json& v = root.items[m];
     if (v.kind != Json::kObject) continue;
     const Json *bpp = nullptr, *psnr = nullptr;
-    for (const auto& [k, x] : v.members) {
-      if (k == "bpp") bpp = &x;
-      if (k == "psnr_rgb") psnr = &x;
+    for (size_t k = 0; k < v.names.size(); ++k) {
+      if (v.names[k] == "bpp") bpp = &v.items[k];
+      if (v.names[k] == "psnr_rgb") psnr = &v.items[k];
     }
     if (!bpp || !psnr) continue;
     Curve c;

@@ -121,15 +121,20 @@ std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vect
   return out;
 }
 
+std::vector<int32_t> IntegerHyperSynthesis::input(const Tensor& z_hat) {
+  std::vector<int32_t> a(z_hat.numel());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const float v = z_hat.data()[i];
+    a[i] = v >= float(kZClamp) ? kZClamp : v <= -float(kZClamp) ? -kZClamp : int32_t(v);
+  }
+  return a;
+}
+
 IntegerHyperSynthesis::Output IntegerHyperSynthesis::run(const Tensor& z_hat) const {
   if (!loaded()) throw std::logic_error("integer h_s not loaded");
   if (z_hat.c() != layers_[0].cin) throw std::invalid_argument("integer h_s: wrong channels");
   int n = z_hat.n(), h = z_hat.h(), w = z_hat.w();
-  std::vector<int32_t> a(z_hat.numel());
-  for (size_t i = 0; i < a.size(); ++i) {
-    float v = z_hat.data()[i];
-    a[i] = v >= float(kZClamp) ? kZClamp : v <= -float(kZClamp) ? -kZClamp : int32_t(v);
-  }
+  std::vector<int32_t> a = input(z_hat);
   std::vector<int64_t> r;
   for (size_t li = 0; li < layers_.size(); ++li) {
     int oh = 0, ow = 0;

@@ -39,7 +39,7 @@ class IntegerHyperSynthesis {
 
   const std::vector<float>& scale_table() const { return scales_; }
 
- private:
+  // The layers as loaded (the CUDA path uploads them; kernels/cuda/integer_hs.cu).
   struct Layer {
     int cin = 0, cout = 0, k = 0, stride = 1, pad = 0, output_padding = 0;
     bool transposed = false;
@@ -47,6 +47,13 @@ class IntegerHyperSynthesis {
     std::vector<int32_t> bias, mul;
     int shift = 0;
   };
+  const std::vector<Layer>& layers() const { return layers_; }
+  const std::vector<int32_t>& thresholds() const { return thresholds_; }
+  int M() const { return M_; }
+  // z_hat as the first layer's input: truncated and clamped to +-kZClamp.
+  static std::vector<int32_t> input(const Tensor& z_hat);
+
+ private:
   // One layer: int32 accumulation, then requantisation (see the doc).
   static std::vector<int64_t> conv(const Layer& l, const std::vector<int32_t>& in, int n,
                                    int h, int w, int& oh, int& ow);

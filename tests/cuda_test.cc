@@ -3,7 +3,11 @@
 // (bench/gpu_check.sh). Every test skips cleanly where no GPU is usable.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "kernels/cuda/cuda.h"
+#include "models/integer_hs.h"
+#include "models/nlcm.h"
 #include "rans_test_util.h"
 #include "test_util.h"
 
@@ -109,6 +113,43 @@ TEST(CudaRans, CorruptStreamsBehaveAsOnTheCpu) {
     EXPECT_GT(rejected, 200);
   }
   if (!cuda::available()) GTEST_SKIP() << "checked in host emulation only: " << cuda::describe();
+}
+
+// Integer h_s: identical mu_q, sigma_q and scale indices to the CPU on the shipped model
+// and the tiny test model, for z values inside and beyond the clamp range.
+std::string model_path(const char* relative) {
+  const std::filesystem::path compiled = std::filesystem::path(NLC_SOURCE_DIR) / relative;
+  return std::filesystem::exists(compiled) ? compiled.string() : relative;  // GPU machine: cwd
+}
+
+TEST(CudaIntegerHs, IdenticalToTheCpu) {
+  bool gpu_ran = false;
+  for (const char* m : {"models/mshp-gain-v1.nlcm", "tests/data/tiny.nlcm"}) {
+    SCOPED_TRACE(m);
+    const ModelFile f = load_model_file(model_path(m));
+    const IntegerHyperSynthesis ihs(f, int(f.param_int("N")), int(f.param_int("M")));
+    std::mt19937 rng(31);
+    for (Shape shape : {Shape{1, 1, 1, 0}, Shape{1, 5, 7, 0}, Shape{2, 3, 4, 0}}) {
+      shape.c = int(f.param_int("N"));
+      Tensor z(shape);
+      std::uniform_int_distribution<int> small(-12, 12), any(-400, 400);
+      for (size_t i = 0; i < z.numel(); ++i) z.data()[i] = float(i % 17 ? small(rng) : any(rng));
+      const auto cpu = ihs.run(z);
+      std::vector<IntegerHyperSynthesis::Output> others{cuda::host_emulation::integer_hs(ihs, z)};
+      if (cuda::available()) {
+        others.push_back(cuda::IntegerHyperSynthesisGpu(ihs).run(z));
+        gpu_ran = true;
+      }
+      for (const auto& o : others) {
+        EXPECT_EQ(o.mu_q, cpu.mu_q);
+        EXPECT_EQ(o.sigma_q, cpu.sigma_q);
+        EXPECT_EQ(o.index, cpu.index);
+        EXPECT_EQ(o.h, cpu.h);
+        EXPECT_EQ(o.w, cpu.w);
+      }
+    }
+  }
+  if (!gpu_ran) GTEST_SKIP() << "checked in host emulation only: " << cuda::describe();
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ class DeviceBuffer {
   DeviceBuffer(const T* host, size_t n) : DeviceBuffer(n) {
     if (n) NLC_CUDA_CHECK(cudaMemcpy(p_.get(), host, n * sizeof(T), cudaMemcpyHostToDevice));
   }
+  // n copies of a byte pattern value (0: zero-filled).
+  DeviceBuffer(size_t n, int byte) : DeviceBuffer(n) {
+    if (n) NLC_CUDA_CHECK(cudaMemset(p_.get(), byte, n * sizeof(T)));
+  }
   T* get() const { return p_.get(); }
   size_t size() const { return n_; }
   void to_host(T* host) const {

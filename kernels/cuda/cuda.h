@@ -5,8 +5,11 @@
 
 #include <string>
 
+#include <memory>
+
 #include "entropy/rans.h"
 #include "kernels/cpu/ops.h"
+#include "models/integer_hs.h"
 
 namespace nlc::cuda {
 
@@ -27,9 +30,25 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values);
 
-// The same lane functions the kernels run, run in a loop on the CPU: lets machines without a
-// GPU (CI) test the kernels' arithmetic; the CUDA tests check the kernels themselves.
+// The integer hyper-synthesis on the GPU: mu_q, sigma_q and scale indices identical to
+// IntegerHyperSynthesis::run. Holds the model's integer weights in device memory.
+class IntegerHyperSynthesisGpu {
+ public:
+  explicit IntegerHyperSynthesisGpu(const IntegerHyperSynthesis& model);  // throws without a GPU
+  ~IntegerHyperSynthesisGpu();
+  IntegerHyperSynthesis::Output run(const Tensor& z_hat) const;
+
+ private:
+  struct Weights;
+  const IntegerHyperSynthesis& model_;
+  std::unique_ptr<Weights> w_;
+};
+
+// The same per-lane and per-element functions the kernels run, run in loops on the CPU:
+// lets machines without a GPU (CI) test the kernels' arithmetic; the CUDA tests check the
+// kernels themselves.
 namespace host_emulation {
+IntegerHyperSynthesis::Output integer_hs(const IntegerHyperSynthesis& model, const Tensor& z_hat);
 std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
                                  const std::vector<QuantizedCdf>& tables, uint32_t lanes);
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
