@@ -8,6 +8,7 @@
 #   device: bash bench/gpu_check.sh .devbin            (carry [".devbin"], timeout ~300 s)
 # Writes its log to $OUT/gpu_check.log.
 set -uo pipefail
+cd "$(dirname "$0")/.."   # the tests read models/ and tests/data/ relative to the repository
 BIN=${1:-.devbin}
 OUT=${OUT:-/tmp/nlc-gpu-check}
 mkdir -p "$OUT"

@@ -33,6 +33,49 @@ TEST(Cuda, GdnMatchesReference) {
     }
 }
 
+// cuDNN convolutions and transposed convolutions (PyTorch semantics, output_padding
+// included) against the double-accumulating reference.
+TEST(Cuda, ConvMatchesReference) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device: " << cuda::describe();
+  std::mt19937 rng(12);
+  const ConvSpec specs[] = {{3, 16, 5, 2, 2, 0, false},   {16, 24, 3, 1, 1, 0, false},
+                            {24, 8, 1, 1, 0, 0, false},   {16, 12, 5, 2, 2, 1, true},
+                            {12, 3, 5, 2, 2, 1, true},    {8, 8, 3, 1, 1, 0, true}};
+  for (const ConvSpec& s : specs) {
+    const ConvWeights w = test::random_conv(s, rng);
+    const Tensor x = test::random_tensor(Shape{2, 13, 19, s.cin}, rng);
+    const double e = test::max_rel_error(cuda::conv2d(x, w), ref::conv2d(x, w));
+    std::printf("conv cin=%d cout=%d k=%d s=%d transposed=%d rel err %.2e\n", s.cin, s.cout, s.k,
+                s.stride, int(s.transposed), e);
+    EXPECT_LT(e, 1e-5);
+  }
+}
+
+// A g_s-like chain (transposed conv, IGDN, transposed conv + ReLU, conv) in one Transform
+// against the same layers run one by one on the reference.
+TEST(Cuda, TransformChainMatchesReference) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device: " << cuda::describe();
+  std::mt19937 rng(13);
+  const ConvWeights c1 = test::random_conv({32, 24, 5, 2, 2, 1, true}, rng),
+                    c2 = test::random_conv({24, 16, 5, 2, 2, 1, true}, rng),
+                    c3 = test::random_conv({16, 3, 3, 1, 1, 0, false}, rng);
+  const GdnWeights g = test::random_gdn(24, true, rng);
+  cuda::Transform t;
+  t.add_conv(c1, false);
+  t.add_gdn(g);
+  t.add_conv(c2, false);
+  t.add_relu();
+  t.add_conv(c3, false);
+  const Tensor x = test::random_tensor(Shape{1, 9, 14, 32}, rng, -2.f, 2.f);
+  Tensor r = ref::gdn(ref::conv2d(x, c1), g);
+  r = ref::conv2d(r, c2);
+  ref::relu(r);
+  r = ref::conv2d(r, c3);
+  const double e = test::max_rel_error(t.forward(x), r);
+  std::printf("chain rel err %.2e\n", e);
+  EXPECT_LT(e, 1e-5);
+}
+
 // GPU rANS: byte-identical streams with the CPU encoder, identical values (or the same
 // rejection) as the CPU decoder, over random distributions with escapes, any lane count
 // (including more lanes than symbols), truncations and bit flips. Each test runs the CUDA

@@ -10,14 +10,7 @@ namespace {
 
 using test::max_rel_error;
 
-ConvWeights random_conv(const ConvSpec& s, std::mt19937& rng) {
-  ConvWeights w;
-  w.spec = s;
-  float scale = 1.f / std::sqrt(float(s.cin * s.k * s.k));
-  w.weight = test::random_vector(size_t(s.cin) * s.cout * s.k * s.k, rng, -scale, scale);
-  w.bias = test::random_vector(size_t(s.cout), rng, -0.5f, 0.5f);
-  return w;
-}
+using test::random_conv;
 
 // float32 accumulation over cin*k*k <= 3200 terms against a double-precision reference:
 // typical relative error ~sqrt(K)*2^-24 ~ 1e-6; 1e-5 leaves room without hiding a wrong tap.

@@ -46,4 +46,14 @@ inline GdnWeights random_gdn(int c, bool inverse, std::mt19937& rng) {
   return g;
 }
 
+// Convolution weights at the scale training produces (variance-preserving).
+inline ConvWeights random_conv(const ConvSpec& s, std::mt19937& rng) {
+  ConvWeights w;
+  w.spec = s;
+  float scale = 1.f / std::sqrt(float(s.cin * s.k * s.k));
+  w.weight = random_vector(size_t(s.cin) * s.cout * s.k * s.k, rng, -scale, scale);
+  w.bias = random_vector(size_t(s.cout), rng, -0.5f, 0.5f);
+  return w;
+}
+
 }  // namespace nlc::test

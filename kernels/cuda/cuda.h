@@ -22,6 +22,29 @@ std::string describe();
 // Throws std::runtime_error when no device is usable.
 Tensor gdn(const Tensor& x, const GdnWeights& g);
 
+// A chain of convolutions (cuDNN, fp32), GDN/IGDN and ReLUs run on the GPU with one upload
+// and one download per forward: the transforms g_a, h_a, g_s. Same semantics as the CPU
+// layers (ops.h); results within float rounding of them.
+class Transform {
+ public:
+  Transform();  // throws std::runtime_error without a usable GPU
+  ~Transform();
+  Transform(const Transform&) = delete;
+  Transform& operator=(const Transform&) = delete;
+  void add_conv(const ConvWeights& w, bool relu_after);
+  void add_gdn(const GdnWeights& g);
+  void add_relu();  // after a convolution
+  Tensor forward(const Tensor& x);
+
+ private:
+  struct Layer;
+  void* handle_ = nullptr;  // cudnnHandle_t
+  std::vector<std::unique_ptr<Layer>> layers_;
+};
+
+// One convolution or transposed convolution through cuDNN (as nlc::ref::conv2d).
+Tensor conv2d(const Tensor& x, const ConvWeights& w);
+
 // rANS on the GPU, one thread per lane: the same streams as nlc::rans_encode and the same
 // values (or the same StreamError) as nlc::rans_decode, for any input. Throws
 // std::runtime_error when no device is usable.

@@ -1,0 +1,190 @@
+// A chain of convolutions (cuDNN), GDN/IGDN (kernels/cuda/gdn.cu) and ReLUs on the GPU: g_a,
+// h_a and g_s with one upload and one download per call.
+//
+// Tensors stay NHWC float32 (as on the CPU). Convolutions run in fp32 with
+// CUDNN_FMA_MATH (no TF32), so results stay within the golden-parity tolerance of the CPU.
+// A transposed convolution is cuDNN's backward-data of the forward convolution whose
+// filter is PyTorch's ConvTranspose2d weight [cin][cout][k][k] read as [K][C][R][S]; the
+// output size (with PyTorch's output_padding) is the one we ask for. Filters are stored
+// KRSC (NHWC) to match the activations. Bias and a following ReLU are one small kernel.
+#include <cudnn.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda.h"
+
+#define NLC_CUDNN_CHECK(expr)                                                         \
+  do {                                                                                \
+    cudnnStatus_t st_ = (expr);                                                       \
+    if (st_ != CUDNN_STATUS_SUCCESS)                                                  \
+      throw std::runtime_error(std::string("cuDNN error in ") + #expr + ": " +        \
+                               cudnnGetErrorString(st_));                             \
+  } while (0)
+
+namespace nlc::cuda {
+
+void gdn_on_device(const float* x, float* y, const float* beta, const float* gamma,
+                   long long pixels, int channels, bool inverse);
+
+namespace {
+
+__global__ void bias_relu_kernel(float* y, const float* bias, long long total, int C, bool relu) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const float v = y[i] + bias[i % C];
+  y[i] = relu && v < 0.f ? 0.f : v;
+}
+
+struct TensorDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  explicit TensorDesc(const Shape& s) {
+    NLC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
+    NLC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, s.n, s.c, s.h, s.w));
+  }
+  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+};
+
+}  // namespace
+
+struct Transform::Layer {
+  enum Kind { kConv, kGdn } kind;
+  ConvSpec spec;
+  bool relu = false;
+  GdnWeights gdn;  // sizes only for kGdn (weights on the device)
+  std::unique_ptr<DeviceBuffer<float>> w, b;  // conv: filter (KRSC) and bias; GDN: gamma, beta
+  cudnnFilterDescriptor_t filter = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  ~Layer() {
+    if (filter) cudnnDestroyFilterDescriptor(filter);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+Transform::Transform() {
+  if (!available()) throw std::runtime_error("no usable CUDA device");
+  NLC_CUDNN_CHECK(cudnnCreate(reinterpret_cast<cudnnHandle_t*>(&handle_)));
+}
+
+Transform::~Transform() {
+  layers_.clear();
+  if (handle_) cudnnDestroy(static_cast<cudnnHandle_t>(handle_));
+}
+
+void Transform::add_conv(const ConvWeights& cw, bool relu_after) {
+  cw.validate();
+  const ConvSpec& s = cw.spec;
+  auto l = std::make_unique<Layer>();
+  l->kind = Layer::kConv;
+  l->spec = s;
+  l->relu = relu_after;
+  // The filter cuDNN sees: forward conv [K][C][R][S] = conv [cout][cin] or transposed
+  // [cin][cout]; stored as [K][R][S][C].
+  const int K = s.transposed ? s.cin : s.cout, C = s.transposed ? s.cout : s.cin, R = s.k;
+  std::vector<float> krsc(cw.weight.size());
+  for (int k = 0; k < K; ++k)
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < R; ++r)
+        for (int q = 0; q < R; ++q)
+          krsc[((size_t(k) * R + r) * R + q) * C + c] = cw.weight[((size_t(k) * C + c) * R + r) * R + q];
+  l->w = std::make_unique<DeviceBuffer<float>>(krsc.data(), krsc.size());
+  l->b = std::make_unique<DeviceBuffer<float>>(cw.bias.data(), cw.bias.size());
+  NLC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&l->filter));
+  NLC_CUDNN_CHECK(cudnnSetFilter4dDescriptor(l->filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, K, C, R, R));
+  NLC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&l->conv));
+  NLC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(l->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  NLC_CUDNN_CHECK(cudnnSetConvolutionMathType(l->conv, CUDNN_FMA_MATH));
+  layers_.push_back(std::move(l));
+}
+
+void Transform::add_gdn(const GdnWeights& g) {
+  g.validate();
+  auto l = std::make_unique<Layer>();
+  l->kind = Layer::kGdn;
+  l->gdn.channels = g.channels;
+  l->gdn.inverse = g.inverse;
+  l->w = std::make_unique<DeviceBuffer<float>>(g.gamma.data(), g.gamma.size());
+  l->b = std::make_unique<DeviceBuffer<float>>(g.beta.data(), g.beta.size());
+  layers_.push_back(std::move(l));
+}
+
+void Transform::add_relu() {
+  if (layers_.empty() || layers_.back()->kind != Layer::kConv || layers_.back()->relu)
+    throw std::invalid_argument("Transform: a ReLU must follow a convolution");
+  layers_.back()->relu = true;
+}
+
+Tensor Transform::forward(const Tensor& x) {
+  auto handle = static_cast<cudnnHandle_t>(handle_);
+  Shape shape = x.shape();
+  auto cur = std::make_unique<DeviceBuffer<float>>(x.data(), x.numel());
+  for (const auto& lp : layers_) {
+    const Layer& l = *lp;
+    if (l.kind == Layer::kGdn) {
+      if (shape.c != l.gdn.channels) throw std::invalid_argument("GDN channel count mismatch");
+      auto out = std::make_unique<DeviceBuffer<float>>(shape.numel());
+      gdn_on_device(cur->get(), out->get(), l.b->get(), l.w->get(),
+                    (long long)(shape.numel() / size_t(shape.c)), shape.c, l.gdn.inverse);
+      cur = std::move(out);
+      continue;
+    }
+    const Shape out_shape = conv_output_shape(l.spec, shape);  // throws on a bad input
+    auto out = std::make_unique<DeviceBuffer<float>>(out_shape.numel());
+    const TensorDesc in_d(shape), out_d(out_shape);
+    const float one = 1.f, zero = 0.f;
+    size_t ws_size = 0;
+    if (!l.spec.transposed) {
+      cudnnConvolutionFwdAlgoPerf_t perf[8];
+      int found = 0;
+      NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, l.filter, l.conv,
+                                                             out_d.d, 8, &found, perf));
+      int pick = 0;
+      while (pick < found && perf[pick].status != CUDNN_STATUS_SUCCESS) ++pick;
+      if (pick == found) throw std::runtime_error("cuDNN: no forward algorithm for this shape");
+      NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, l.filter, l.conv,
+                                                              out_d.d, perf[pick].algo, &ws_size));
+      DeviceBuffer<uint8_t> ws(ws_size);
+      NLC_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, in_d.d, cur->get(), l.filter, l.w->get(),
+                                              l.conv, perf[pick].algo, ws.get(), ws_size, &zero,
+                                              out_d.d, out->get()));
+    } else {
+      // Transposed: our input is the forward conv's output gradient, our output its input.
+      cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+      int found = 0;
+      NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, l.filter, in_d.d, l.conv,
+                                                                  out_d.d, 8, &found, perf));
+      int pick = 0;
+      while (pick < found && perf[pick].status != CUDNN_STATUS_SUCCESS) ++pick;
+      if (pick == found) throw std::runtime_error("cuDNN: no backward-data algorithm for this shape");
+      NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+          handle, l.filter, in_d.d, l.conv, out_d.d, perf[pick].algo, &ws_size));
+      DeviceBuffer<uint8_t> ws(ws_size);
+      NLC_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, l.filter, l.w->get(), in_d.d,
+                                                   cur->get(), l.conv, perf[pick].algo, ws.get(),
+                                                   ws_size, &zero, out_d.d, out->get()));
+    }
+    const long long total = (long long)out_shape.numel();
+    if (total)
+      bias_relu_kernel<<<unsigned((total + 255) / 256), 256>>>(out->get(), l.b->get(), total,
+                                                               out_shape.c, l.relu);
+    NLC_CUDA_CHECK(cudaGetLastError());
+    cur = std::move(out);
+    shape = out_shape;
+  }
+  Tensor y(shape);
+  cur->to_host(y.data());
+  return y;
+}
+
+Tensor conv2d(const Tensor& x, const ConvWeights& w) {
+  Transform t;
+  t.add_conv(w, false);
+  return t.forward(x);
+}
+
+}  // namespace nlc::cuda
