@@ -4,11 +4,11 @@
 // run by bench/gpu_check.sh. Without a GPU the GPU cases report an error and are skipped.
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_util.h"
 #include "bench/rans_bench_data.h"
 #include "entropy/rans.h"
 #include "kernels/cuda/cuda.h"
 
-#include <random>
 
 namespace nlc {
 namespace {
@@ -58,34 +58,16 @@ void BM_RansEncode(benchmark::State& st) {
 // The synthesis and analysis transforms of the shipped model's size (N=128, M=192; random
 // weights: the time does not depend on their values) on a 1080p frame (1920x1088 after
 // padding to 64), one frame per call, upload and download included: frames/s.
-ConvWeights conv_weights(int cin, int cout, bool transposed, std::mt19937& rng) {
-  ConvWeights w;
-  w.spec = {cin, cout, 5, 2, 2, transposed ? 1 : 0, transposed};
-  std::uniform_real_distribution<float> d(-0.05f, 0.05f);
-  w.weight.resize(size_t(cin) * cout * 25);
-  for (auto& v : w.weight) v = d(rng);
-  w.bias.assign(size_t(cout), 0.f);
-  return w;
-}
-GdnWeights gdn_weights(int c, bool inverse) {
-  GdnWeights g;
-  g.channels = c;
-  g.inverse = inverse;
-  g.beta.assign(size_t(c), 1.f);
-  g.gamma.assign(size_t(c) * c, 0.01f);
-  return g;
-}
-
 void BM_Transform1080p(benchmark::State& st) {
   if (!cuda::available()) return st.SkipWithError(cuda::describe().c_str());
   const bool synthesis = st.range(0);
   const int N = 128, M = 192;
-  std::mt19937 rng(5);
   cuda::Transform t;
   const int channels[5] = {synthesis ? M : 3, N, N, N, synthesis ? 3 : M};
   for (int i = 0; i < 4; ++i) {
-    t.add_conv(conv_weights(channels[i], channels[i + 1], synthesis, rng), false);
-    if (i < 3) t.add_gdn(gdn_weights(channels[i + 1], synthesis));
+    t.add_conv(bench::conv_weights({channels[i], channels[i + 1], 5, 2, 2, synthesis ? 1 : 0, synthesis}),
+               false);
+    if (i < 3) t.add_gdn(bench::gdn_weights(channels[i + 1], synthesis));
   }
   Tensor x(synthesis ? Shape{1, 1088 / 16, 1920 / 16, M} : Shape{1, 1088, 1920, 3});
   for (size_t i = 0; i < x.numel(); ++i) x.data()[i] = float(i % 7) * 0.1f;

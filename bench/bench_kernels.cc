@@ -3,6 +3,8 @@
 // finishes an iteration in about a second.
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_util.h"
+
 #include <random>
 
 #include "kernels/cpu/ops.h"
@@ -23,22 +25,9 @@ const Case kCases[] = {
     {"h_s.4 conv3x3/1 288->384", {288, 384, 3, 1, 1, 0, false}, 16, 16},
 };
 
-Tensor random(Shape s, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  Tensor t(s);
-  for (size_t i = 0; i < t.numel(); ++i) t.data()[i] = d(rng);
-  return t;
-}
-
-ConvWeights weights(const ConvSpec& s) {
-  ConvWeights w;
-  w.spec = s;
-  Tensor t = random(Shape{1, 1, 1, s.cin * s.cout * s.k * s.k}, 1);
-  w.weight.assign(t.data(), t.data() + t.numel());
-  w.bias.assign(size_t(s.cout), 0.1f);
-  return w;
-}
+using bench::gdn_weights;
+Tensor random(Shape s, unsigned seed) { return bench::random_tensor(s, seed); }
+ConvWeights weights(const ConvSpec& s) { return bench::conv_weights(s); }
 
 void set_flops(benchmark::State& st, const ConvSpec& s, const Shape& out) {
   // Multiply-adds of the dense convolution (a transposed one touches 1/stride^2 of its taps).
@@ -66,15 +55,6 @@ void BM_ConvOptimized(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(y = conv.forward(x));
   set_flops(st, c.spec, y.shape());
   st.SetLabel(c.name);
-}
-
-GdnWeights gdn_weights(int c, bool inverse) {
-  GdnWeights g;
-  g.channels = c;
-  g.inverse = inverse;
-  g.beta.assign(size_t(c), 1.f);
-  g.gamma.assign(size_t(c) * c, 0.01f);
-  return g;
 }
 
 void BM_GdnReference(benchmark::State& st) {

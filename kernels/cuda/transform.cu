@@ -49,6 +49,14 @@ struct TensorDesc {
   TensorDesc& operator=(const TensorDesc&) = delete;
 };
 
+// The fastest algorithm cuDNN reports as usable (results come sorted by time).
+template <class Perf>
+int first_usable(const Perf* perf, int found, const char* what) {
+  for (int i = 0; i < found; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS) return i;
+  throw std::runtime_error(std::string("cuDNN: no ") + what + " algorithm for this shape");
+}
+
 }  // namespace
 
 struct Transform::Layer {
@@ -143,9 +151,7 @@ Tensor Transform::forward(const Tensor& x) {
       int found = 0;
       NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, l.filter, l.conv,
                                                              out_d.d, 8, &found, perf));
-      int pick = 0;
-      while (pick < found && perf[pick].status != CUDNN_STATUS_SUCCESS) ++pick;
-      if (pick == found) throw std::runtime_error("cuDNN: no forward algorithm for this shape");
+      const int pick = first_usable(perf, found, "forward");
       NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, l.filter, l.conv,
                                                               out_d.d, perf[pick].algo, &ws_size));
       DeviceBuffer<uint8_t> ws(ws_size);
@@ -158,9 +164,7 @@ Tensor Transform::forward(const Tensor& x) {
       int found = 0;
       NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, l.filter, in_d.d, l.conv,
                                                                   out_d.d, 8, &found, perf));
-      int pick = 0;
-      while (pick < found && perf[pick].status != CUDNN_STATUS_SUCCESS) ++pick;
-      if (pick == found) throw std::runtime_error("cuDNN: no backward-data algorithm for this shape");
+      const int pick = first_usable(perf, found, "backward-data");
       NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
           handle, l.filter, in_d.d, l.conv, out_d.d, perf[pick].algo, &ws_size));
       DeviceBuffer<uint8_t> ws(ws_size);
