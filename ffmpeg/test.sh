@@ -54,6 +54,10 @@ ff -i rt.mkv out%04d.png
 check "mkv decodes to PNGs" '[ -s out0005.png ] && [ ! -e out0006.png ]'
 check "each mkv packet is an .nlc stream" '"$NLC" info s003.nlc >/dev/null'
 
+# gbrp is the same RGB in planes: the filter must give the same frames as from rgb24.
+ff -i clip.nut -vf "format=gbrp,nlc=quality=2,format=rgb24" -f framemd5 gbrp.md5
+check "gbrp input gives the rgb24 input's frames" '[ "$(md5s gbrp.md5)" = "$(md5s filter.md5)" ]'
+
 # yuv420p in, yuv420p out (converted for coding and back).
 ff -f lavfi -i testsrc2=size=64x48:rate=5:duration=0.4 -vf nlc=q=1 -pix_fmt yuv420p -c:v ffv1 yuv.mkv
 check "yuv420p passes through the filter" '[ -s yuv.mkv ]'
