@@ -1,10 +1,9 @@
 #!/bin/bash
 # GPU checks on the lent device machine. The device image has the NVIDIA driver, CUDA and
 # PyTorch (whose pip wheels hold libcudnn.so.9) but not our Debian build dependencies, so
-# the CUDA test and benchmark binaries are built here (they link only the reference kernels,
-# the rANS coder, the static CUDA runtime and cuDNN; the benchmark also Google Benchmark's
-# shared library, which travels with them) and carried:
-#   here:   bash bench/prepare_gpu_check.sh            (fills .devbin/, a few MB)
+# the CUDA test and benchmark binaries are built here and carried with the shared libraries
+# they need (oneDNN compressed), see prepare_gpu_check.sh:
+#   here:   bash bench/prepare_gpu_check.sh            (fills .devbin/, ~20 MB)
 #   device: bash bench/gpu_check.sh .devbin            (carry [".devbin"], timeout ~300 s)
 # Writes its log to $OUT/gpu_check.log.
 set -uo pipefail
@@ -19,14 +18,22 @@ if ! ldconfig -p | grep -q libcudnn.so.9; then
   d=$(dirname "$(find / -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null | head -1)")
   [ -n "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && echo "cuDNN from $d"
 fi
-export LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"  # libbenchmark
+LIBS=$(mktemp -d)   # unpacked compressed libraries (oneDNN): never into .devbin, which travels
+for z in "$BIN"/*.xz; do
+  [ -e "$z" ] || continue
+  dst="$LIBS/$(basename "${z%.xz}")"
+  xz -dc "$z" > "$dst" 2>/dev/null ||
+    python3 -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.open(sys.argv[1]).read())' "$z" "$dst"
+done
+export LD_LIBRARY_PATH="$BIN:$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+nproc
 rc=0
-"$BIN/cuda_test" --gtest_output="json:$OUT/cuda_test.json" || rc=$?
-echo "gpu_check: cuda_test exit $rc"
-if [ -x "$BIN/bench_gpu" ]; then
-  nproc
-  "$BIN/bench_gpu" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
-    --benchmark_out="$OUT/bench_gpu.json" --benchmark_out_format=json || rc=$?
-  echo "gpu_check: bench_gpu done"
-fi
+for t in cuda_test gpu_codec_test; do
+  "$BIN/$t" --gtest_output="json:$OUT/$t.json" || rc=$?
+  echo "gpu_check: $t exit $rc"
+done
+"$BIN/bench_gpu" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$OUT/bench_gpu.json" --benchmark_out_format=json || rc=$?
+"$BIN/bench_gpu_codec" --benchmark_out="$OUT/bench_gpu_codec.json" --benchmark_out_format=json || rc=$?
+echo "gpu_check: done, exit $rc"
 exit $rc

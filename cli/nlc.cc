@@ -13,6 +13,9 @@
 #include "nlc/image.h"
 #include "codec/src/image_tensor.h"
 #include "eval/eval.h"
+#ifdef NLC_HAVE_CUDA
+#include "codec/src/cuda_accelerator.h"
+#endif
 
 namespace {
 
@@ -40,6 +43,8 @@ const char* kUsage =
     "  -m, --model PATH   model file (.nlcm); default: $NLC_MODEL, else the bundled model\n"
     "  --reference        run the plain reference kernels instead of the optimised ones\n"
     "  --threads N        CPU threads for the optimised kernels (default: all cores)\n"
+    "  --device D         encode/decode on cpu (default), cuda, or auto (the GPU when one is\n"
+    "                     usable, else the CPU with one line on stderr)\n"
     "  -h, --help         this text\n"
     "\n"
     "exit codes: 0 success, 1 failure (unreadable input, bad model...), 2 usage error\n";
@@ -52,7 +57,7 @@ struct UsageError : std::runtime_error {
 struct Options {
   std::string command, input, output, model;
   double quality = 3.0;
-  std::string quality_text, baselines, published, label;
+  std::string quality_text, baselines, published, label, device = "cpu";
   size_t limit = 0;
   bool reference = false;
   int threads = 0;
@@ -94,6 +99,10 @@ Options parse(int argc, char** argv) {
       o.quality_text = value("-q");
     } else if (a == "-m" || a == "--model") {
       o.model = value("--model");
+    } else if (a == "--device") {
+      o.device = value("--device");
+      if (o.device != "cpu" && o.device != "cuda" && o.device != "auto")
+        throw UsageError("--device must be cpu, cuda or auto, not '" + o.device + "'");
     } else if (a == "--baselines") {
       o.baselines = value("--baselines");
     } else if (a == "--published") {
@@ -159,6 +168,22 @@ int info(const Options& o) {
   return 0;
 }
 
+// --device: cpu leaves the codec on the CPU; cuda requires a usable GPU; auto takes the GPU
+// when one is usable, else says so in one line and stays on the CPU.
+template <class Codec>
+void choose_device(Codec& codec, const std::string& device) {
+  if (device == "cpu") return;
+  std::string why = "this nlc was built without CUDA";
+#ifdef NLC_HAVE_CUDA
+  if (nlc::cuda_accelerator_usable(&why)) {
+    codec.set_accelerator(nlc::make_cuda_accelerator);
+    return;
+  }
+#endif
+  if (device == "cuda") throw std::runtime_error("--device cuda: " + why);
+  std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
+}
+
 int run(const Options& o) {
   using clock = std::chrono::steady_clock;
   nlc::set_num_threads(o.threads);
@@ -184,6 +209,7 @@ int run(const Options& o) {
   if (o.command == "encode") {
     nlc::Image img = nlc::read_png(o.input);
     nlc::Encoder enc(model_path);
+    choose_device(enc, o.device);
     nlc::EncodeStats st;
     std::vector<uint8_t> s = enc.encode(img, o.quality, &st);
     nlc::write_file_atomic(o.output, s);
@@ -194,6 +220,7 @@ int run(const Options& o) {
   if (o.command == "decode") {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);
+    choose_device(dec, o.device);
     auto t0 = clock::now();
     nlc::Image img = dec.decode(s);
     double secs = std::chrono::duration<double>(clock::now() - t0).count();

@@ -116,10 +116,10 @@ static av_cold int init(AVFilterContext *ctx)
     double max_q;
 
     if (!strcmp(s->device, "cuda")) {
-        av_log(ctx, AV_LOG_ERROR, "device=cuda: this nlc has no GPU path yet; use device=cpu or auto\n");
+        av_log(ctx, AV_LOG_ERROR, "device=cuda: libnlc has no GPU path yet (only the nlc tool's --device cuda); use device=cpu or auto\n");
         return AVERROR(ENOSYS);
     } else if (!strcmp(s->device, "auto")) {
-        av_log(ctx, AV_LOG_INFO, "device=auto: no GPU path in this nlc, coding on the CPU\n");
+        av_log(ctx, AV_LOG_INFO, "device=auto: libnlc has no GPU path yet, coding on the CPU\n");
     } else if (strcmp(s->device, "cpu")) {
         av_log(ctx, AV_LOG_ERROR, "device must be cpu, cuda or auto, not '%s'\n", s->device);
         return AVERROR(EINVAL);

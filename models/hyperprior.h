@@ -37,6 +37,8 @@ class Sequential {
   void add(Layer l) { layers_.push_back(std::move(l)); }
   void prepare();  // builds the optimised objects (fusing ReLUs)
   Tensor forward(const Tensor& x, Backend b);
+  // The layers, in order (other backends, e.g. the CUDA one, build from them).
+  const std::vector<Layer>& layers() const { return layers_; }
 
  private:
   std::vector<Layer> layers_;
@@ -91,6 +93,11 @@ class MeanScaleHyperprior {
   // round-half-to-even, as torch.round.
   static Tensor round(const Tensor& t);
   static Tensor quantize_mean_subtracted(const Tensor& y_g, const Tensor& mu);
+
+  // The transforms' layers (for other backends).
+  const Sequential& g_a_layers() const { return g_a_; }
+  const Sequential& h_a_layers() const { return h_a_; }
+  const Sequential& g_s_layers() const { return g_s_; }
 
   const EntropyBottleneck& entropy_bottleneck() const { return eb_; }
   const GaussianConditional& gaussian_conditional() const { return gc_; }

@@ -50,6 +50,16 @@ grep -q "invalid stream" "$TMP/err" || { echo "FAIL: truncation not reported as 
 expect 1 "wrong model" -- "$NLC" decode "$TMP/a.nlc" -o "$TMP/d.png"
 grep -q "wrong model" "$TMP/err" || { echo "FAIL: wrong model not named"; fail=1; }
 expect 2 "encode without -o" -- "$NLC" encode "$SRC/assets/kodim23.png"
+# --device: auto falls back to the CPU with one line when no GPU is usable; cuda then fails
+expect 0 "decode --device auto" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/auto.png" --device auto
+if grep -q "no usable GPU" "$TMP/err"; then
+  [ "$(wc -l < "$TMP/err")" = 2 ] || { echo "FAIL: auto fallback is not one line"; cat "$TMP/err"; fail=1; }
+  cmp -s "$TMP/a.png" "$TMP/auto.png" || { echo "FAIL: auto (CPU) decode differs"; fail=1; }
+  expect 1 "encode --device cuda without a usable GPU" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -o "$TMP/g.nlc" --device cuda
+  grep -q "device cuda" "$TMP/err" || { echo "FAIL: --device cuda failure not explained"; fail=1; }
+  [ ! -e "$TMP/g.nlc" ] || { echo "FAIL: a failed encode left an output"; fail=1; }
+fi
+expect 2 "unknown device" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/x.png" --device gpu
 # eval: real files, the report's numbers agree with the streams it wrote
 mkdir -p "$TMP/set" && cp "$SRC/assets/kodim23.png" "$TMP/set/"
 expect 0 "eval (bundled model)" -- "$NLC" eval "$TMP/set" -q 0,1,2,3 --baselines jpeg,webp,avif,jpeg2000 -o "$TMP/ev" --label test

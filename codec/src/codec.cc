@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "bitstream/container.h"
+#include "codec/src/accelerator.h"
 #include "entropy/cdf_tables.h"
 #include "entropy/rans.h"
 #include "models/hyperprior.h"
@@ -66,19 +67,24 @@ std::unique_ptr<MeanScaleHyperprior> load_codec_model(const std::string& path,
 // In the body, not the initialiser list: tables_ is declared after model_.
 Encoder::Encoder(const std::string& model_path) { model_ = load_codec_model(model_path, tables_); }
 Encoder::~Encoder() = default;
+void Encoder::set_accelerator(const AcceleratorFactory& make) {
+  accel_ = make ? make(*model_) : nullptr;
+}
+std::string Encoder::device() const { return accel_ ? accel_->describe() : "CPU"; }
 double Encoder::max_quality() const { return model_->num_qualities() - 1; }
 const std::string& Encoder::model_identity() const { return model_->identity_hex(); }
 
 namespace {
 
 // One tile (or the whole image): analysis, integer h_s, the two entropy-coded sections.
-void encode_tile(MeanScaleHyperprior& m, const CodecTables& tables, const Image& tile, double q,
-                 std::vector<bitstream::Section>& sections) {
+// `a`: the accelerator that runs the heavy stages, or null for the CPU.
+void encode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
+                 const Image& tile, double q, std::vector<bitstream::Section>& sections) {
   Tensor x = image_to_tensor(tile, MeanScaleHyperprior::kAlign);
   auto g = m.gains(q);
-  Tensor y_g = MeanScaleHyperprior::scale_channels(m.g_a(x), g.gain);
-  Tensor z_hat = MeanScaleHyperprior::round(m.h_a(y_g));
-  IntegerHyperSynthesis::Output o = m.integer_hs().run(z_hat);
+  Tensor y_g = MeanScaleHyperprior::scale_channels(a ? a->g_a(x) : m.g_a(x), g.gain);
+  Tensor z_hat = MeanScaleHyperprior::round(a ? a->h_a(y_g) : m.h_a(y_g));
+  IntegerHyperSynthesis::Output o = a ? a->integer_hs(z_hat) : m.integer_hs().run(z_hat);
 
   // z: NHWC order, table = channel.
   std::vector<int32_t> zs(z_hat.numel());
@@ -97,9 +103,14 @@ void encode_tile(MeanScaleHyperprior& m, const CodecTables& tables, const Image&
   }
   bitstream::Section sz, sy;
   sz.type = bitstream::kHyperLatent;
-  sz.payload = rans_encode(zs.data(), zi.data(), zs.size(), tables.z, default_lane_count(zs.size()));
+  auto code = [a](const std::vector<int32_t>& v, const std::vector<uint16_t>& t,
+                  const std::vector<QuantizedCdf>& tab) {
+    return a ? a->rans_encode(v.data(), t.data(), v.size(), tab, default_lane_count(v.size()))
+             : rans_encode(v.data(), t.data(), v.size(), tab, default_lane_count(v.size()));
+  };
+  sz.payload = code(zs, zi, tables.z);
   sy.type = bitstream::kLatent;
-  sy.payload = rans_encode(ys.data(), yi.data(), ys.size(), tables.y, default_lane_count(ys.size()));
+  sy.payload = code(ys, yi, tables.y);
   sections.push_back(std::move(sz));
   sections.push_back(std::move(sy));
 }
@@ -137,11 +148,11 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
 
   std::vector<bitstream::Section> sections;
   if (!tiled) {
-    encode_tile(*model_, *tables_, img, q, sections);
+    encode_tile(*model_, accel_.get(), *tables_, img, q, sections);
   } else {
     for (int y0 = 0; y0 < img.height; y0 += int(kTileSize))
       for (int x0 = 0; x0 < img.width; x0 += int(kTileSize))
-        encode_tile(*model_, *tables_,
+        encode_tile(*model_, accel_.get(), *tables_,
                     crop(img, x0, y0, std::min(int(kTileSize), img.width - x0),
                          std::min(int(kTileSize), img.height - y0)),
                     q, sections);
@@ -155,14 +166,33 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
   return out;
 }
 
+std::vector<std::vector<uint8_t>> Encoder::encode_batch(const std::vector<Image>& images,
+                                                        double quality) {
+  std::vector<std::vector<uint8_t>> out;
+  out.reserve(images.size());
+  for (const Image& img : images) out.push_back(encode(img, quality));
+  return out;
+}
+
 Decoder::Decoder(const std::string& model_path) { model_ = load_codec_model(model_path, tables_); }
 Decoder::~Decoder() = default;
+void Decoder::set_accelerator(const AcceleratorFactory& make) {
+  accel_ = make ? make(*model_) : nullptr;
+}
+std::string Decoder::device() const { return accel_ ? accel_->describe() : "CPU"; }
+
+std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>& streams) {
+  std::vector<Image> out;
+  out.reserve(streams.size());
+  for (const auto& s : streams) out.push_back(decode(s));
+  return out;
+}
 const std::string& Decoder::model_identity() const { return model_->identity_hex(); }
 
 namespace {
 
 // Decodes one tile of w x h pixels from its two sections into `out` at (x0, y0).
-void decode_tile(MeanScaleHyperprior& m, const CodecTables& tables,
+void decode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
                  const bitstream::SectionView& sz, const bitstream::SectionView& sy, double q,
                  int w, int h, Image& out, int x0, int y0) {
   Geometry g = geometry(uint32_t(w), uint32_t(h));
@@ -170,16 +200,22 @@ void decode_tile(MeanScaleHyperprior& m, const CodecTables& tables,
   std::vector<uint16_t> zi(nz);
   for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N()));
   std::vector<int32_t> zs(nz);
-  rans_decode(sz.data, sz.size, zi.data(), nz, tables.z, zs.data());
+  if (a)
+    a->rans_decode(sz.data, sz.size, zi.data(), nz, tables.z, zs.data());
+  else
+    rans_decode(sz.data, sz.size, zi.data(), nz, tables.z, zs.data());
   Tensor z_hat = Tensor::uninitialized(Shape{1, g.zh, g.zw, m.N()});
   for (size_t i = 0; i < nz; ++i) z_hat.data()[i] = float(zs[i]);
 
-  IntegerHyperSynthesis::Output o = m.integer_hs().run(z_hat);
+  IntegerHyperSynthesis::Output o = a ? a->integer_hs(z_hat) : m.integer_hs().run(z_hat);
   const size_t ny = size_t(g.yh) * g.yw * m.M();
   if (o.mu_q.size() != ny) throw std::logic_error("integer h_s output size mismatch");
   std::vector<uint16_t> yi(o.index.begin(), o.index.end());
   std::vector<int32_t> ys(ny);
-  rans_decode(sy.data, sy.size, yi.data(), ny, tables.y, ys.data());
+  if (a)
+    a->rans_decode(sy.data, sy.size, yi.data(), ny, tables.y, ys.data());
+  else
+    rans_decode(sy.data, sy.size, yi.data(), ny, tables.y, ys.data());
 
   auto gains = m.gains(q);
   Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, m.M()});
@@ -187,7 +223,7 @@ void decode_tile(MeanScaleHyperprior& m, const CodecTables& tables,
   for (size_t i = 0; i < ny; ++i) {
     y_hat.data()[i] = (float(ys[i]) + IntegerHyperSynthesis::mu_value(o.mu_q[i])) * gains.inv_gain[i % M];
   }
-  Image t = tensor_to_image(m.g_s(y_hat), w, h, out.channels);
+  Image t = tensor_to_image(a ? a->g_s(y_hat) : m.g_s(y_hat), w, h, out.channels);
   const size_t row = size_t(w) * out.channels;
   for (int y = 0; y < h; ++y)
     std::memcpy(&out.pixels[(size_t(y0 + y) * out.width + x0) * out.channels],
@@ -232,7 +268,7 @@ Image Decoder::decode(const uint8_t* data, size_t size) {
       const size_t k = size_t(ty) * tiles_x + tx;
       const uint32_t x0 = T ? tx * T : 0, y0 = T ? ty * T : 0;
       const uint32_t w = T ? std::min(T, W - x0) : W, h = T ? std::min(T, H - y0) : H;
-      decode_tile(m, *tables_, p.sections[2 * k], p.sections[2 * k + 1], q, int(w), int(h), out,
+      decode_tile(m, accel_.get(), *tables_, p.sections[2 * k], p.sections[2 * k + 1], q, int(w), int(h), out,
                   int(x0), int(y0));
     }
   return out;

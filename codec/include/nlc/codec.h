@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ namespace nlc {
 
 class MeanScaleHyperprior;
 struct CodecTables;
+class Accelerator;
+// Builds an accelerator (GPU backend) for a loaded model; internal to nlc: the `nlc` tool
+// uses it for --device cuda (codec/src/accelerator.h). A null factory means the CPU.
+using AcceleratorFactory = std::function<std::unique_ptr<Accelerator>(const MeanScaleHyperprior&)>;
 
 struct EncodeStats {
   double seconds = 0;
@@ -33,12 +38,17 @@ class Encoder {
   // Quality is continuous in [0, max_quality()]; the stream stores it as 16.16 fixed point
   // and the encoder uses that rounded value, exactly as the decoder will.
   std::vector<uint8_t> encode(const Image& img, double quality, EncodeStats* stats = nullptr);
+  // Many images at the same quality: one stream each, in order.
+  std::vector<std::vector<uint8_t>> encode_batch(const std::vector<Image>& images, double quality);
   double max_quality() const;
   const std::string& model_identity() const;
+  void set_accelerator(const AcceleratorFactory& make);
+  std::string device() const;  // "CPU", or the accelerator's description
 
  private:
   std::unique_ptr<MeanScaleHyperprior> model_;
   std::unique_ptr<CodecTables> tables_;
+  std::unique_ptr<Accelerator> accel_;  // after model_: destroyed first
 };
 
 class Decoder {
@@ -47,11 +57,16 @@ class Decoder {
   ~Decoder();
   Image decode(const uint8_t* data, size_t size);
   Image decode(const std::vector<uint8_t>& s) { return decode(s.data(), s.size()); }
+  // Many streams: one image each, in order (the first invalid stream throws).
+  std::vector<Image> decode_batch(const std::vector<std::vector<uint8_t>>& streams);
   const std::string& model_identity() const;
+  void set_accelerator(const AcceleratorFactory& make);
+  std::string device() const;
 
  private:
   std::unique_ptr<MeanScaleHyperprior> model_;
   std::unique_ptr<CodecTables> tables_;
+  std::unique_ptr<Accelerator> accel_;
 };
 
 // Images up to this many pixels are coded whole; larger ones in independent tiles of

@@ -1,0 +1,40 @@
+// Where the codec's heavy stages run when not on the CPU (internal to nlc; the `nlc` tool
+// plugs the CUDA one in with --device, codec/src/cuda_accelerator.cc).
+//
+// An accelerator runs the transforms (g_a, h_a, g_s), the integer hyper-synthesis and the
+// rANS coder. The integer h_s and the coder must be exact: the same mu_q, scale indices and
+// streams as the CPU, so that streams decode identically wherever they are decoded. The
+// float transforms may differ from the CPU's in the last bits (decoded pixels then differ
+// by at most about one step of 8-bit rounding; an encoder may pick another latent where a
+// value sits on a rounding boundary, which still gives a valid stream).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "entropy/rans.h"
+#include "kernels/cpu/tensor.h"
+#include "models/integer_hs.h"
+
+namespace nlc {
+
+class MeanScaleHyperprior;
+
+class Accelerator {
+ public:
+  virtual ~Accelerator() = default;
+  virtual std::string describe() const = 0;
+  virtual Tensor g_a(const Tensor& x) = 0;
+  virtual Tensor h_a(const Tensor& y_g) = 0;
+  virtual Tensor g_s(const Tensor& y_hat) = 0;
+  virtual IntegerHyperSynthesis::Output integer_hs(const Tensor& z_hat) = 0;
+  virtual std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index,
+                                           size_t n, const std::vector<QuantizedCdf>& tables,
+                                           uint32_t lanes) = 0;
+  virtual void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index,
+                           size_t n, const std::vector<QuantizedCdf>& tables, int32_t* values) = 0;
+};
+
+}  // namespace nlc
