@@ -28,14 +28,6 @@ __global__ void gdn_kernel(const float* __restrict__ x, float* __restrict__ y,
 
 }  // namespace
 
-void gdn_on_device(const float* x, float* y, const float* beta, const float* gamma,
-                   long long pixels, int channels, bool inverse) {
-  if (pixels == 0) return;
-  gdn_kernel<<<(unsigned)pixels, 128, channels * sizeof(float)>>>(x, y, beta, gamma, pixels,
-                                                                  channels, inverse);
-  NLC_CUDA_CHECK(cudaGetLastError());
-}
-
 Tensor gdn(const Tensor& x, const GdnWeights& g) {
   g.validate();
   if (x.c() != g.channels) throw std::invalid_argument("GDN channel count mismatch");
@@ -44,8 +36,10 @@ Tensor gdn(const Tensor& x, const GdnWeights& g) {
   if (x.empty()) return y;
   DeviceBuffer<float> dx(x.data(), x.numel()), dbeta(g.beta.data(), g.beta.size()),
       dgamma(g.gamma.data(), g.gamma.size()), dy(x.numel());
-  gdn_on_device(dx.get(), dy.get(), dbeta.get(), dgamma.get(),
-                (long long)(x.numel() / size_t(g.channels)), g.channels, g.inverse);
+  const long long pixels = (long long)(x.numel() / size_t(g.channels));
+  gdn_kernel<<<(unsigned)pixels, 128, g.channels * sizeof(float)>>>(
+      dx.get(), dy.get(), dbeta.get(), dgamma.get(), pixels, g.channels, g.inverse);
+  NLC_CUDA_CHECK(cudaGetLastError());
   dy.to_host(y.data());
   return y;
 }

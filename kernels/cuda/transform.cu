@@ -1,5 +1,6 @@
-// A chain of convolutions (cuDNN), GDN/IGDN (kernels/cuda/gdn.cu) and ReLUs on the GPU: g_a,
-// h_a and g_s with one upload and one download per call.
+// A chain of convolutions (cuDNN), GDN/IGDN (x^2, a cuDNN 1x1 convolution by gamma, then
+// one elementwise kernel: as the CPU path) and ReLUs on the GPU: g_a, h_a and g_s with one
+// upload and one download per call.
 //
 // Tensors stay NHWC float32 (as on the CPU). Convolutions run in fp32 with
 // CUDNN_FMA_MATH (no TF32), so results stay within the golden-parity tolerance of the CPU.
@@ -26,10 +27,23 @@
 
 namespace nlc::cuda {
 
-void gdn_on_device(const float* x, float* y, const float* beta, const float* gamma,
-                   long long pixels, int channels, bool inverse);
-
 namespace {
+
+__global__ void square_kernel(const float* x, float* y, long long total) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < total) y[i] = x[i] * x[i];
+}
+
+// y = x / sqrt(beta + norm) (GDN) or x * sqrt(beta + norm) (IGDN); norm = gamma * x^2.
+__global__ void gdn_finish_kernel(const float* x, const float* norm, const float* beta, float* y,
+                                  long long total, int C, bool inverse) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const float n = beta[i % C] + norm[i];
+  y[i] = inverse ? x[i] * sqrtf(n) : x[i] * rsqrtf(n);
+}
+
+unsigned blocks_for(long long total) { return unsigned((total + 255) / 256); }
 
 __global__ void bias_relu_kernel(float* y, const float* bias, long long total, int C, bool relu) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -110,6 +124,8 @@ void Transform::add_conv(const ConvWeights& cw, bool relu_after) {
   layers_.push_back(std::move(l));
 }
 
+// GDN as on the CPU: x^2, a 1x1 convolution by gamma (cuDNN: gamma [C][C], row i holding
+// gamma_ij, is a [K][C] filter as it stands), then beta, the (inverse) square root and x.
 void Transform::add_gdn(const GdnWeights& g) {
   g.validate();
   auto l = std::make_unique<Layer>();
@@ -118,6 +134,14 @@ void Transform::add_gdn(const GdnWeights& g) {
   l->gdn.inverse = g.inverse;
   l->w = std::make_unique<DeviceBuffer<float>>(g.gamma.data(), g.gamma.size());
   l->b = std::make_unique<DeviceBuffer<float>>(g.beta.data(), g.beta.size());
+  l->spec = {g.channels, g.channels, 1, 1, 0, 0, false};
+  NLC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&l->filter));
+  NLC_CUDNN_CHECK(cudnnSetFilter4dDescriptor(l->filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC,
+                                             g.channels, g.channels, 1, 1));
+  NLC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&l->conv));
+  NLC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(l->conv, 0, 0, 1, 1, 1, 1,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  NLC_CUDNN_CHECK(cudnnSetConvolutionMathType(l->conv, CUDNN_FMA_MATH));
   layers_.push_back(std::move(l));
 }
 
@@ -127,55 +151,73 @@ void Transform::add_relu() {
   layers_.back()->relu = true;
 }
 
+namespace {
+// out = conv(in) (or the transposed convolution) for a layer's filter and descriptors.
+void run_conv(cudnnHandle_t handle, const ConvSpec& spec, cudnnFilterDescriptor_t filter,
+              cudnnConvolutionDescriptor_t conv, const float* weight, const Shape& in_shape,
+              const float* in, const Shape& out_shape, float* out) {
+  const TensorDesc in_d(in_shape), out_d(out_shape);
+  const float one = 1.f, zero = 0.f;
+  size_t ws_size = 0;
+  if (!spec.transposed) {
+    cudnnConvolutionFwdAlgoPerf_t perf[8];
+    int found = 0;
+    NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, filter, conv, out_d.d,
+                                                           8, &found, perf));
+    const int pick = first_usable(perf, found, "forward");
+    NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, filter, conv, out_d.d,
+                                                            perf[pick].algo, &ws_size));
+    DeviceBuffer<uint8_t> ws(ws_size);
+    NLC_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, in_d.d, in, filter, weight, conv,
+                                            perf[pick].algo, ws.get(), ws_size, &zero, out_d.d,
+                                            out));
+  } else {
+    // Transposed: our input is the forward conv's output gradient, our output its input.
+    cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+    int found = 0;
+    NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, filter, in_d.d, conv,
+                                                                out_d.d, 8, &found, perf));
+    const int pick = first_usable(perf, found, "backward-data");
+    NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, filter, in_d.d, conv,
+                                                                 out_d.d, perf[pick].algo, &ws_size));
+    DeviceBuffer<uint8_t> ws(ws_size);
+    NLC_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, filter, weight, in_d.d, in, conv,
+                                                 perf[pick].algo, ws.get(), ws_size, &zero,
+                                                 out_d.d, out));
+  }
+}
+}  // namespace
+
 Tensor Transform::forward(const Tensor& x) {
   auto handle = static_cast<cudnnHandle_t>(handle_);
   Shape shape = x.shape();
   auto cur = std::make_unique<DeviceBuffer<float>>(x.data(), x.numel());
   for (const auto& lp : layers_) {
     const Layer& l = *lp;
+    const long long total_in = (long long)shape.numel();
     if (l.kind == Layer::kGdn) {
       if (shape.c != l.gdn.channels) throw std::invalid_argument("GDN channel count mismatch");
+      DeviceBuffer<float> sq(shape.numel()), norm(shape.numel());
       auto out = std::make_unique<DeviceBuffer<float>>(shape.numel());
-      gdn_on_device(cur->get(), out->get(), l.b->get(), l.w->get(),
-                    (long long)(shape.numel() / size_t(shape.c)), shape.c, l.gdn.inverse);
+      if (total_in) {
+        square_kernel<<<blocks_for(total_in), 256>>>(cur->get(), sq.get(), total_in);
+        NLC_CUDA_CHECK(cudaGetLastError());
+        run_conv(handle, l.spec, l.filter, l.conv, l.w->get(), shape, sq.get(), shape, norm.get());
+        gdn_finish_kernel<<<blocks_for(total_in), 256>>>(cur->get(), norm.get(), l.b->get(),
+                                                         out->get(), total_in, shape.c,
+                                                         l.gdn.inverse);
+        NLC_CUDA_CHECK(cudaGetLastError());
+      }
       cur = std::move(out);
       continue;
     }
     const Shape out_shape = conv_output_shape(l.spec, shape);  // throws on a bad input
     auto out = std::make_unique<DeviceBuffer<float>>(out_shape.numel());
-    const TensorDesc in_d(shape), out_d(out_shape);
-    const float one = 1.f, zero = 0.f;
-    size_t ws_size = 0;
-    if (!l.spec.transposed) {
-      cudnnConvolutionFwdAlgoPerf_t perf[8];
-      int found = 0;
-      NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, l.filter, l.conv,
-                                                             out_d.d, 8, &found, perf));
-      const int pick = first_usable(perf, found, "forward");
-      NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, l.filter, l.conv,
-                                                              out_d.d, perf[pick].algo, &ws_size));
-      DeviceBuffer<uint8_t> ws(ws_size);
-      NLC_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, in_d.d, cur->get(), l.filter, l.w->get(),
-                                              l.conv, perf[pick].algo, ws.get(), ws_size, &zero,
-                                              out_d.d, out->get()));
-    } else {
-      // Transposed: our input is the forward conv's output gradient, our output its input.
-      cudnnConvolutionBwdDataAlgoPerf_t perf[8];
-      int found = 0;
-      NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, l.filter, in_d.d, l.conv,
-                                                                  out_d.d, 8, &found, perf));
-      const int pick = first_usable(perf, found, "backward-data");
-      NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-          handle, l.filter, in_d.d, l.conv, out_d.d, perf[pick].algo, &ws_size));
-      DeviceBuffer<uint8_t> ws(ws_size);
-      NLC_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, l.filter, l.w->get(), in_d.d,
-                                                   cur->get(), l.conv, perf[pick].algo, ws.get(),
-                                                   ws_size, &zero, out_d.d, out->get()));
-    }
+    run_conv(handle, l.spec, l.filter, l.conv, l.w->get(), shape, cur->get(), out_shape, out->get());
     const long long total = (long long)out_shape.numel();
     if (total)
-      bias_relu_kernel<<<unsigned((total + 255) / 256), 256>>>(out->get(), l.b->get(), total,
-                                                               out_shape.c, l.relu);
+      bias_relu_kernel<<<blocks_for(total), 256>>>(out->get(), l.b->get(), total, out_shape.c,
+                                                   l.relu);
     NLC_CUDA_CHECK(cudaGetLastError());
     cur = std::move(out);
     shape = out_shape;
