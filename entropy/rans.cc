@@ -2,6 +2,7 @@
 #include "entropy/rans_internal.h"
 
 #include <algorithm>
+#include <exception>
 #include <cmath>
 #include <string>
 
@@ -288,13 +289,36 @@ namespace rans_detail {
 void decode_lanes_interleaved(const uint8_t* data, const LaneLayout& L, uint32_t k_begin,
                               const uint16_t* table_index, size_t n, const DecodeTables& T,
                               const std::vector<QuantizedCdf>& tables, int32_t* values) {
-  constexpr int G = kInterleave;
+  // Groups of 8 lanes, then 4, 2, 1 for the rest; groups are independent, so threads take
+  // them in any order and the values do not depend on the thread count. An error is
+  // reported as the lowest-numbered failing group's, as a one-thread run would.
+  struct Group {
+    uint32_t k;
+    int size;
+  };
+  static_assert(kInterleave > 4, "the group sizes below must be distinct");
+  std::vector<Group> groups;
   uint32_t k = k_begin;
-  for (; k + G <= L.lanes; k += G)
-    decode_lane_group<G>(data, L, k, table_index, n, T, tables, values);
-  for (; k + 4 <= L.lanes; k += 4) decode_lane_group<4>(data, L, k, table_index, n, T, tables, values);
-  for (; k + 2 <= L.lanes; k += 2) decode_lane_group<2>(data, L, k, table_index, n, T, tables, values);
-  for (; k < L.lanes; ++k) decode_lane_group<1>(data, L, k, table_index, n, T, tables, values);
+  for (int size : {kInterleave, 4, 2, 1})
+    for (; k + uint32_t(size) <= L.lanes; k += uint32_t(size)) groups.push_back({k, size});
+  std::vector<std::exception_ptr> errors(groups.size());
+  const long count = long(groups.size());
+#pragma omp parallel for schedule(dynamic) if (count > 1 && n > 65536)
+  for (long i = 0; i < count; ++i) {
+    try {
+      const Group g = groups[size_t(i)];
+      switch (g.size) {
+        case kInterleave: decode_lane_group<kInterleave>(data, L, g.k, table_index, n, T, tables, values); break;
+        case 4: decode_lane_group<4>(data, L, g.k, table_index, n, T, tables, values); break;
+        case 2: decode_lane_group<2>(data, L, g.k, table_index, n, T, tables, values); break;
+        default: decode_lane_group<1>(data, L, g.k, table_index, n, T, tables, values); break;
+      }
+    } catch (...) {
+      errors[size_t(i)] = std::current_exception();
+    }
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 }  // namespace rans_detail
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <random>
 
+#include <omp.h>
+
 #include "entropy/rans.h"
 #include "rans_test_util.h"
 
@@ -147,6 +149,51 @@ TEST(Rans, TruncationsAndCorruptionNeverCrash) {
   }
   // The final-state check alone catches most flips.
   EXPECT_GT(detected, 1500);
+}
+
+// Large tensors decode their lanes on several threads: the values, and the error a corrupt
+// stream gives, must not depend on the thread count.
+TEST(Rans, ThreadCountDoesNotChangeResults) {
+  std::mt19937 rng(9);
+  auto tables = random_tables(rng, 4);
+  const size_t n = 300000;
+  std::vector<uint16_t> idx(n);
+  for (auto& i : idx) i = uint16_t(rng() % tables.size());
+  const auto values = draw(tables, idx, rng);
+  const auto bytes = rans_encode(values.data(), idx.data(), n, tables, 61);
+  const int saved = omp_get_max_threads();
+  // The error each corrupt stream gives on one thread (and whether the reference rejects it).
+  std::vector<std::string> one_thread;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<int32_t> back(n);
+    rans_decode(bytes.data(), bytes.size(), idx.data(), n, tables, back.data());
+    EXPECT_EQ(back, values) << threads << " threads";
+    for (int k = 0; k < 40; ++k) {
+      auto bad = bytes;
+      std::mt19937 flip{unsigned(k)};
+      bad[4 + 4 * 61 + flip() % (bad.size() - 4 - 4 * 61)] ^= uint8_t(1u << (flip() % 8));
+      std::string error = "none";
+      try {
+        rans_decode(bad.data(), bad.size(), idx.data(), n, tables, back.data());
+      } catch (const StreamError& e) {
+        error = e.what();
+      }
+      if (threads == 1) {
+        bool rejected = false;
+        try {
+          rans_decode(bad.data(), bad.size(), idx.data(), n, tables, back.data(), RansImpl::kScalar);
+        } catch (const StreamError&) {
+          rejected = true;
+        }
+        EXPECT_EQ(rejected, error != "none") << "flip " << k;
+        one_thread.push_back(error);
+      } else {
+        EXPECT_EQ(error, one_thread[size_t(k)]) << threads << " threads, flip " << k;
+      }
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 }  // namespace
