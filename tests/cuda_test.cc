@@ -121,11 +121,8 @@ TEST(CudaRans, CorruptStreamsBehaveAsOnTheCpu) {
   for (const GpuCoder& c : coders()) {
     SCOPED_TRACE(c.name);
     std::mt19937 rng(22);
-    auto tables = test::random_tables(rng, 3);
     const size_t n = 3000;
-    std::vector<uint16_t> idx(n);
-    for (auto& i : idx) i = uint16_t(rng() % tables.size());
-    const auto values = test::draw(tables, idx, rng);
+    const auto [tables, idx, values] = test::random_symbols(22, 3, n);
     const auto bytes = rans_encode(values.data(), idx.data(), n, tables, 19);
     std::vector<int32_t> out(n);
     for (size_t len = 0; len < bytes.size(); len += 7)

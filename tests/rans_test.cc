@@ -104,11 +104,8 @@ TEST(Rans, ExtremeProbabilitiesCodeAtTheirCost) {
 
 TEST(Rans, TruncationsAndCorruptionNeverCrash) {
   std::mt19937 rng(5);
-  auto tables = random_tables(rng, 3);
   const size_t n = 3000;
-  std::vector<uint16_t> idx(n);
-  for (auto& i : idx) i = uint16_t(rng() % tables.size());
-  auto values = draw(tables, idx, rng);
+  const auto [tables, idx, values] = test::random_symbols(5, 3, n);
   // 19 lanes: two groups of 8 for the group decoders, then 3 left over.
   auto bytes = rans_encode(values.data(), idx.data(), n, tables, 19);
   std::vector<int32_t> back(n);
@@ -154,12 +151,8 @@ TEST(Rans, TruncationsAndCorruptionNeverCrash) {
 // Large tensors decode their lanes on several threads: the values, and the error a corrupt
 // stream gives, must not depend on the thread count.
 TEST(Rans, ThreadCountDoesNotChangeResults) {
-  std::mt19937 rng(9);
-  auto tables = random_tables(rng, 4);
   const size_t n = 300000;
-  std::vector<uint16_t> idx(n);
-  for (auto& i : idx) i = uint16_t(rng() % tables.size());
-  const auto values = draw(tables, idx, rng);
+  const auto [tables, idx, values] = test::random_symbols(9, 4, n);
   const auto bytes = rans_encode(values.data(), idx.data(), n, tables, 61);
   const int saved = omp_get_max_threads();
   // The error each corrupt stream gives on one thread (and whether the reference rejects it).

@@ -43,4 +43,20 @@ inline std::vector<int32_t> draw(const std::vector<QuantizedCdf>& tables,
   return v;
 }
 
+// A random tensor to code: tables, per-symbol table indices and values (with escapes).
+struct RandomSymbols {
+  std::vector<QuantizedCdf> tables;
+  std::vector<uint16_t> idx;
+  std::vector<int32_t> values;
+};
+inline RandomSymbols random_symbols(unsigned seed, int num_tables, size_t n) {
+  std::mt19937 rng(seed);
+  RandomSymbols r;
+  r.tables = random_tables(rng, num_tables);
+  r.idx.resize(n);
+  for (auto& i : r.idx) i = uint16_t(rng() % r.tables.size());
+  r.values = draw(r.tables, r.idx, rng);
+  return r;
+}
+
 }  // namespace nlc::test
