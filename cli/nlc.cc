@@ -45,6 +45,7 @@ const char* kUsage =
     "  --threads N        CPU threads for the optimised kernels (default: all cores)\n"
     "  --device D         encode/decode on cpu (default), cuda, or auto (the GPU when one is\n"
     "                     usable, else the CPU with one line on stderr)\n"
+    "  --tensor-cores     with the GPU: convolutions on tensor cores (reduced precision)\n"
     "  -h, --help         this text\n"
     "\n"
     "exit codes: 0 success, 1 failure (unreadable input, bad model...), 2 usage error\n";
@@ -58,6 +59,7 @@ struct Options {
   std::string command, input, output, model;
   double quality = 3.0;
   std::string quality_text, baselines, published, label, device = "cpu";
+  bool tensor_cores = false;
   size_t limit = 0;
   bool reference = false;
   int threads = 0;
@@ -103,6 +105,8 @@ Options parse(int argc, char** argv) {
       o.device = value("--device");
       if (o.device != "cpu" && o.device != "cuda" && o.device != "auto")
         throw UsageError("--device must be cpu, cuda or auto, not '" + o.device + "'");
+    } else if (a == "--tensor-cores") {
+      o.tensor_cores = true;
     } else if (a == "--baselines") {
       o.baselines = value("--baselines");
     } else if (a == "--published") {
@@ -171,14 +175,16 @@ int info(const Options& o) {
 // --device: cpu leaves the codec on the CPU; cuda requires a usable GPU; auto takes the GPU
 // when one is usable, else says so in one line and stays on the CPU.
 template <class Codec>
-void choose_device(Codec& codec, const std::string& device) {
+void choose_device(Codec& codec, const std::string& device, bool tensor_cores) {
   if (device == "cpu") return;
   std::string why = "this nlc was built without CUDA";
 #ifdef NLC_HAVE_CUDA
   if (nlc::cuda_accelerator_usable(&why)) {
-    codec.set_accelerator(nlc::make_cuda_accelerator);
+    codec.set_accelerator(nlc::cuda_accelerator(tensor_cores));
     return;
   }
+#else
+  (void)tensor_cores;
 #endif
   if (device == "cuda") throw std::runtime_error("--device cuda: " + why);
   std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
@@ -209,7 +215,7 @@ int run(const Options& o) {
   if (o.command == "encode") {
     nlc::Image img = nlc::read_png(o.input);
     nlc::Encoder enc(model_path);
-    choose_device(enc, o.device);
+    choose_device(enc, o.device, o.tensor_cores);
     nlc::EncodeStats st;
     std::vector<uint8_t> s = enc.encode(img, o.quality, &st);
     nlc::write_file_atomic(o.output, s);
@@ -220,7 +226,7 @@ int run(const Options& o) {
   if (o.command == "decode") {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);
-    choose_device(dec, o.device);
+    choose_device(dec, o.device, o.tensor_cores);
     auto t0 = clock::now();
     nlc::Image img = dec.decode(s);
     double secs = std::chrono::duration<double>(clock::now() - t0).count();

@@ -8,8 +8,8 @@
 namespace nlc {
 namespace {
 
-std::unique_ptr<cuda::Transform> to_gpu(const Sequential& s) {
-  auto t = std::make_unique<cuda::Transform>();
+std::unique_ptr<cuda::Transform> to_gpu(const Sequential& s, bool tensor_cores) {
+  auto t = std::make_unique<cuda::Transform>(tensor_cores);
   for (const auto& layer : s.layers()) {
     if (const auto* c = std::get_if<Sequential::Conv>(&layer))
       t->add_conv(c->w, false);
@@ -23,10 +23,12 @@ std::unique_ptr<cuda::Transform> to_gpu(const Sequential& s) {
 
 class CudaAccelerator final : public Accelerator {
  public:
-  explicit CudaAccelerator(const MeanScaleHyperprior& m)
-      : g_a_(to_gpu(m.g_a_layers())), h_a_(to_gpu(m.h_a_layers())), g_s_(to_gpu(m.g_s_layers())),
-        hs_(m.integer_hs()) {}
-  std::string describe() const override { return cuda::describe(); }
+  CudaAccelerator(const MeanScaleHyperprior& m, bool tc)
+      : g_a_(to_gpu(m.g_a_layers(), tc)), h_a_(to_gpu(m.h_a_layers(), tc)),
+        g_s_(to_gpu(m.g_s_layers(), tc)), hs_(m.integer_hs()), tensor_cores_(tc) {}
+  std::string describe() const override {
+    return cuda::describe() + (tensor_cores_ ? ", tensor cores" : ", fp32");
+  }
   Tensor g_a(const Tensor& x) override { return g_a_->forward(x); }
   Tensor h_a(const Tensor& y_g) override { return h_a_->forward(y_g); }
   Tensor g_s(const Tensor& y_hat) override { return g_s_->forward(y_hat); }
@@ -43,6 +45,7 @@ class CudaAccelerator final : public Accelerator {
  private:
   std::unique_ptr<cuda::Transform> g_a_, h_a_, g_s_;
   cuda::IntegerHyperSynthesisGpu hs_;
+  bool tensor_cores_;
 };
 
 }  // namespace
@@ -53,9 +56,11 @@ bool cuda_accelerator_usable(std::string* why) {
   return false;
 }
 
-std::unique_ptr<Accelerator> make_cuda_accelerator(const MeanScaleHyperprior& model) {
-  if (!model.has_integer_hs()) throw ModelError("model has no integer h_s");
-  return std::make_unique<CudaAccelerator>(model);
+AcceleratorFactory cuda_accelerator(bool tensor_cores) {
+  return [tensor_cores](const MeanScaleHyperprior& model) -> std::unique_ptr<Accelerator> {
+    if (!model.has_integer_hs()) throw ModelError("model has no integer h_s");
+    return std::make_unique<CudaAccelerator>(model, tensor_cores);
+  };
 }
 
 }  // namespace nlc

@@ -7,13 +7,17 @@
 #include <string>
 
 #include "codec/src/accelerator.h"
+#include "nlc/codec.h"
 
 namespace nlc {
 
 // Whether a CUDA device can be used; if not, why ("this nlc was built without CUDA", "no
 // CUDA device", the driver's message).
 bool cuda_accelerator_usable(std::string* why);
-// Throws std::runtime_error when no device is usable.
-std::unique_ptr<Accelerator> make_cuda_accelerator(const MeanScaleHyperprior& model);
+// For Encoder/Decoder::set_accelerator. The transforms run in fp32, or with tensor_cores
+// their convolutions on tensor cores (reduced precision, see cuda::Transform; the entropy
+// path stays exact either way). The accelerator throws std::runtime_error when built where
+// no device is usable.
+AcceleratorFactory cuda_accelerator(bool tensor_cores = false);
 
 }  // namespace nlc

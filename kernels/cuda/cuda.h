@@ -27,7 +27,10 @@ Tensor gdn(const Tensor& x, const GdnWeights& g);
 // layers (ops.h); results within float rounding of them.
 class Transform {
  public:
-  Transform();  // throws std::runtime_error without a usable GPU
+  // tensor_cores: let cuDNN run the convolutions on tensor cores in reduced precision
+  // (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: fp32 tensors, fp16 products); otherwise strict
+  // fp32 FMA. Throws std::runtime_error without a usable GPU.
+  explicit Transform(bool tensor_cores = false);
   ~Transform();
   Transform(const Transform&) = delete;
   Transform& operator=(const Transform&) = delete;
@@ -39,6 +42,7 @@ class Transform {
  private:
   struct Layer;
   void* handle_ = nullptr;  // cudnnHandle_t
+  bool tensor_cores_ = false;
   std::vector<std::unique_ptr<Layer>> layers_;
 };
 

@@ -87,7 +87,7 @@ struct Transform::Layer {
   }
 };
 
-Transform::Transform() {
+Transform::Transform(bool tensor_cores) : tensor_cores_(tensor_cores) {
   if (!available()) throw std::runtime_error("no usable CUDA device");
   NLC_CUDNN_CHECK(cudnnCreate(reinterpret_cast<cudnnHandle_t*>(&handle_)));
 }
@@ -120,7 +120,8 @@ void Transform::add_conv(const ConvWeights& cw, bool relu_after) {
   NLC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&l->conv));
   NLC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(l->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  NLC_CUDNN_CHECK(cudnnSetConvolutionMathType(l->conv, CUDNN_FMA_MATH));
+  NLC_CUDNN_CHECK(cudnnSetConvolutionMathType(
+      l->conv, tensor_cores_ ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : CUDNN_FMA_MATH));
   layers_.push_back(std::move(l));
 }
 
