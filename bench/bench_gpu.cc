@@ -9,6 +9,8 @@
 #include "entropy/rans.h"
 #include "kernels/cuda/cuda.h"
 
+#include <string>
+
 
 namespace nlc {
 namespace {
@@ -37,6 +39,22 @@ void BM_RansDecode(benchmark::State& st) {
   }
   if (out != d.values) st.SkipWithError("decode mismatch");
   counters(st);
+}
+
+// Many copies of the stream decoded in one launch (rans_decode_batch): the GPU's throughput
+// when a service decodes many images at once. Arg: number of streams.
+void BM_RansDecodeBatch(benchmark::State& st) {
+  if (!cuda::available()) return st.SkipWithError(cuda::describe().c_str());
+  auto& d = Data::get();
+  const size_t copies = size_t(st.range(0));
+  std::vector<std::vector<int32_t>> out(copies, std::vector<int32_t>(d.values.size()));
+  std::vector<cuda::RansDecodeJob> jobs;
+  for (auto& o : out) jobs.push_back({d.bytes.data(), d.bytes.size(), d.idx.data(), o.size(), o.data()});
+  st.SetLabel("CUDA, " + std::to_string(copies) + " streams per launch");
+  for (auto _ : st) cuda::rans_decode_batch(jobs, d.tables);
+  if (out.back() != d.values) st.SkipWithError("decode mismatch");
+  st.counters["Gsym/s"] = benchmark::Counter(double(d.values.size() * copies) * double(st.iterations()) * 1e-9,
+                                             benchmark::Counter::kIsRate);
 }
 
 void BM_RansEncode(benchmark::State& st) {
@@ -77,6 +95,7 @@ void BM_Transform1080p(benchmark::State& st) {
 }
 
 BENCHMARK(BM_RansDecode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_RansDecodeBatch)->Arg(4)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_Transform1080p)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_RansEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 

@@ -49,6 +49,15 @@ class Transform {
 // One convolution or transposed convolution through cuDNN (as nlc::ref::conv2d).
 Tensor conv2d(const Tensor& x, const ConvWeights& w);
 
+// One stream to decode: its bytes, its n symbols' table indices, where the values go.
+struct RansDecodeJob {
+  const uint8_t* data;
+  size_t size;
+  const uint16_t* table_index;
+  size_t n;
+  int32_t* values;
+};
+
 // rANS on the GPU, one thread per lane: the same streams as nlc::rans_encode and the same
 // values (or the same StreamError) as nlc::rans_decode, for any input. Throws
 // std::runtime_error when no device is usable.
@@ -56,6 +65,11 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
                                  const std::vector<QuantizedCdf>& tables, uint32_t lanes);
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values);
+// Many streams sharing one set of tables in one launch (all their lanes in parallel: the
+// way to keep a GPU busy, since one image has few lanes). A bad stream throws StreamError
+// naming it ("stream j: ...").
+void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
+                       const std::vector<QuantizedCdf>& tables);
 
 // The integer hyper-synthesis on the GPU: mu_q, sigma_q and scale indices identical to
 // IntegerHyperSynthesis::run. Holds the model's integer weights in device memory.
@@ -80,6 +94,11 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
                                  const std::vector<QuantizedCdf>& tables, uint32_t lanes);
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values);
+// Many streams sharing one set of tables in one launch (all their lanes in parallel: the
+// way to keep a GPU busy, since one image has few lanes). A bad stream throws StreamError
+// naming it ("stream j: ...").
+void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
+                       const std::vector<QuantizedCdf>& tables);
 }  // namespace host_emulation
 
 }  // namespace nlc::cuda

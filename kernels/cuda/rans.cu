@@ -182,11 +182,11 @@ __host__ __device__ bool decode_escape(Lane& d, int32_t n, int32_t offset, int32
 }
 
 struct DecodeArgs {
-  const uint8_t* data;
-  const unsigned long long *lane_off, *lane_len;
+  const uint8_t* data;                           // every stream's lanes, concatenated
+  const unsigned long long *lane_off, *lane_len;  // lane k's bytes in data
+  const unsigned long long *sym_begin, *sym_end;  // lane k's symbols in tid and values
   const uint16_t* tid;
-  unsigned long long n;
-  unsigned lanes;
+  unsigned lanes;                                 // lanes of all streams together
   const uint32_t *lut, *sym, *bias;
   const int32_t *nsym, *offset;
   int32_t* values;
@@ -201,8 +201,7 @@ __host__ __device__ void decode_lane(unsigned k, const DecodeArgs& a) {
     a.errors[k] = kBadState;
     return;
   }
-  const unsigned long long first = lane_start(a.n, a.lanes, k), last = lane_start(a.n, a.lanes, k + 1);
-  for (unsigned long long i = first; i < last; ++i) {
+  for (unsigned long long i = a.sym_begin[k]; i < a.sym_end[k]; ++i) {
     const uint32_t t = a.tid[i];
     const uint32_t slot = d.x & (kProbTotal - 1);
     uint32_t j = a.lut[(t << kLutBits) + (slot >> (16 - kLutBits))];
@@ -225,15 +224,16 @@ __global__ void decode_kernel(DecodeArgs a) {
   if (k < a.lanes) decode_lane(k, a);
 }
 
-void throw_lane_error(const std::vector<int>& errors) {
-  for (int e : errors) switch (e) {
-      case kOk: break;
-      case kBadState: throw StreamError("entropy-coded lane has an invalid initial state");
-      case kEndsEarly: throw StreamError("entropy-coded lane ends early (truncated or corrupt)");
-      case kLongEscape: throw StreamError("escape-coded value is too long (corrupt stream)");
-      case kEscapeRange: throw StreamError("escape-coded value out of range");
-      default: throw StreamError("entropy-coded lane does not end cleanly (corrupt stream)");
-    }
+// The first failing lane's error, as the CPU decoder words it; `prefix` names the stream.
+void throw_lane_error(int e, const std::string& prefix) {
+  switch (e) {
+    case kOk: return;
+    case kBadState: throw StreamError(prefix + "entropy-coded lane has an invalid initial state");
+    case kEndsEarly: throw StreamError(prefix + "entropy-coded lane ends early (truncated or corrupt)");
+    case kLongEscape: throw StreamError(prefix + "escape-coded value is too long (corrupt stream)");
+    case kEscapeRange: throw StreamError(prefix + "escape-coded value out of range");
+    default: throw StreamError(prefix + "entropy-coded lane does not end cleanly (corrupt stream)");
+  }
 }
 
 void check_inputs(const uint16_t* table_index, size_t n, const std::vector<QuantizedCdf>& tables,
@@ -302,40 +302,75 @@ std::vector<uint8_t> encode(const int32_t* values, const uint16_t* table_index, 
   return out;
 }
 
-void decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
-            const std::vector<QuantizedCdf>& tables, int32_t* values, bool gpu) {
-  check_inputs(table_index, n, tables, gpu);
-  const LaneLayout L = parse_lanes(data, size);  // throws StreamError like the CPU decoder
+// Any number of streams (sharing one set of tables) in one launch: their lanes are laid end
+// to end, so the GPU has as many threads as all streams have lanes.
+void decode(const std::vector<RansDecodeJob>& jobs, const std::vector<QuantizedCdf>& tables,
+            bool gpu) {
+  for (const auto& t : tables) t.validate();
+  if (gpu && !available()) throw std::runtime_error("no usable CUDA device");
+  std::vector<uint8_t> data;
+  std::vector<unsigned long long> off, len, sym_begin, sym_end;
+  std::vector<uint16_t> tid;
+  std::vector<size_t> first_lane;  // of each job
+  const bool single = jobs.size() == 1;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const RansDecodeJob& job = jobs[j];
+    if (job.n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+    check_table_indices(job.table_index, job.n, tables.size());
+    LaneLayout L;
+    try {
+      L = parse_lanes(job.data, job.size);  // the CPU decoder's checks and messages
+    } catch (const StreamError& e) {
+      throw StreamError(single ? e.what() : "stream " + std::to_string(j) + ": " + e.what());
+    }
+    first_lane.push_back(off.size());
+    const unsigned long long base = data.size(), sym_base = tid.size();
+    for (uint32_t k = 0; k < L.lanes; ++k) {
+      off.push_back(base + L.offset[k]);
+      len.push_back(L.length[k]);
+      sym_begin.push_back(sym_base + lane_begin(job.n, L.lanes, k));
+      sym_end.push_back(sym_base + lane_begin(job.n, L.lanes, k + 1));
+    }
+    data.insert(data.end(), job.data, job.data + job.size);
+    tid.insert(tid.end(), job.table_index, job.table_index + job.n);
+  }
+  if (off.size() > UINT32_MAX) throw std::invalid_argument("too many lanes");
+  const unsigned lanes = unsigned(off.size());
   const DecodeTables T = make_decode_tables(tables);
   const Tables f = flatten(tables);
-  const std::vector<unsigned long long> off(L.offset.begin(), L.offset.end()),
-      len(L.length.begin(), L.length.end());
-  std::vector<int> errors(L.lanes);
-  if (gpu) {
-    DeviceBuffer<uint8_t> dd(data, size);
-    DeviceBuffer<unsigned long long> doff(off.data(), off.size()), dlen(len.data(), len.size());
-    DeviceBuffer<uint16_t> di(table_index, n);
+  std::vector<int> errors(lanes);
+  std::vector<int32_t> values(tid.size());
+  if (gpu && lanes) {
+    DeviceBuffer<uint8_t> dd(data.data(), data.size());
+    DeviceBuffer<unsigned long long> doff(off.data(), off.size()), dlen(len.data(), len.size()),
+        dsb(sym_begin.data(), sym_begin.size()), dse(sym_end.data(), sym_end.size());
+    DeviceBuffer<uint16_t> di(tid.data(), tid.size());
     DeviceBuffer<uint32_t> dlut(T.lut.data(), T.lut.size()), dsym(T.sym.data(), T.sym.size()),
         dbias(T.bias.data(), T.bias.size());
     DeviceBuffer<int32_t> dnsym(f.nsym.data(), f.nsym.size()),
-        doffset(f.offset.data(), f.offset.size()), dv(n);
-    DeviceBuffer<int> derr(L.lanes);
-    DecodeArgs d{dd.get(), doff.get(), dlen.get(), di.get(), n, L.lanes, dlut.get(), dsym.get(),
-                 dbias.get(), dnsym.get(), doffset.get(), dv.get(), derr.get()};
+        doffset(f.offset.data(), f.offset.size()), dv(values.size());
+    DeviceBuffer<int> derr(lanes);
+    DecodeArgs d{dd.get(), doff.get(), dlen.get(), dsb.get(), dse.get(), di.get(), lanes,
+                 dlut.get(), dsym.get(), dbias.get(), dnsym.get(), doffset.get(), dv.get(),
+                 derr.get()};
     constexpr unsigned kThreads = 128;
-    decode_kernel<<<blocks(L.lanes, kThreads), kThreads>>>(d);
+    decode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
     NLC_CUDA_CHECK(cudaGetLastError());
     derr.to_host(errors.data());
-    throw_lane_error(errors);
-    dv.to_host(values);
+    dv.to_host(values.data());
   } else {
-    std::vector<int32_t> v(n);
-    DecodeArgs a{data, off.data(), len.data(), table_index, n, L.lanes, T.lut.data(),
-                 T.sym.data(), T.bias.data(), f.nsym.data(), f.offset.data(), v.data(),
-                 errors.data()};
-    for (uint32_t k = 0; k < L.lanes; ++k) decode_lane(k, a);
-    throw_lane_error(errors);
-    std::copy(v.begin(), v.end(), values);
+    DecodeArgs a{data.data(), off.data(), len.data(), sym_begin.data(), sym_end.data(),
+                 tid.data(), lanes, T.lut.data(), T.sym.data(), T.bias.data(), f.nsym.data(),
+                 f.offset.data(), values.data(), errors.data()};
+    for (uint32_t k = 0; k < lanes; ++k) decode_lane(k, a);
+  }
+  size_t sym = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const size_t end_lane = j + 1 < jobs.size() ? first_lane[j + 1] : lanes;
+    for (size_t k = first_lane[j]; k < end_lane; ++k)
+      throw_lane_error(errors[k], single ? "" : "stream " + std::to_string(j) + ": ");
+    std::copy(values.begin() + long(sym), values.begin() + long(sym + jobs[j].n), jobs[j].values);
+    sym += jobs[j].n;
   }
 }
 
@@ -347,7 +382,11 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
 }
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values) {
-  decode(data, size, table_index, n, tables, values, true);
+  decode({{data, size, table_index, n, values}}, tables, true);
+}
+void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
+                       const std::vector<QuantizedCdf>& tables) {
+  decode(jobs, tables, true);
 }
 
 namespace host_emulation {
@@ -357,7 +396,11 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
 }
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const std::vector<QuantizedCdf>& tables, int32_t* values) {
-  decode(data, size, table_index, n, tables, values, false);
+  decode({{data, size, table_index, n, values}}, tables, false);
+}
+void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
+                       const std::vector<QuantizedCdf>& tables) {
+  decode(jobs, tables, false);
 }
 }  // namespace host_emulation
 
