@@ -59,7 +59,7 @@ CONFIG=(
   --enable-muxer=mp4,mov,matroska,nut,image2,rawvideo,null,framemd5,md5
   --enable-protocol=file,pipe
   --enable-indev=lavfi
-  --enable-filter=nlc,scale,format,psnr,ssim,metadata,null,testsrc2,trim,setpts,split,fps,movie
+  --enable-filter=nlc,scale,format,psnr,ssim,metadata,null,testsrc2,trim,setpts,split,fps,movie,vflip
 )
 mkdir -p "$OUT"
 stamp="$(printf '%s\n' "${CONFIG[@]}" | md5sum) $(md5sum < "$ROOT/ffmpeg/ffmpeg-5.1-nlc.patch")"

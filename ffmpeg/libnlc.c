@@ -65,12 +65,23 @@ static int libnlc_encode_frame(AVCodecContext *avctx, AVPacket *pkt, const AVFra
                                int *got_packet)
 {
     LibNlcEncodeContext *s = avctx->priv_data;
-    uint8_t *stream = NULL;
+    const int channels = avctx->pix_fmt == AV_PIX_FMT_GRAY8 ? 1 : 3;
+    const int row = avctx->width * channels;
+    const uint8_t *pixels = frame->data[0];
+    uint8_t *packed = NULL, *stream = NULL;
     size_t size = 0;
     int ret;
-    nlc_status st = nlc_encode(s->enc, frame->data[0], avctx->width, avctx->height,
-                               avctx->pix_fmt == AV_PIX_FMT_GRAY8 ? 1 : 3,
-                               (size_t)frame->linesize[0], s->quality, &stream, &size);
+    nlc_status st;
+    if (frame->linesize[0] < 0) {  /* bottom-up frame (e.g. after vflip): pack it top-down */
+        packed = av_malloc((size_t)row * avctx->height);
+        if (!packed)
+            return AVERROR(ENOMEM);
+        av_image_copy_plane(packed, row, frame->data[0], frame->linesize[0], row, avctx->height);
+        pixels = packed;
+    }
+    st = nlc_encode(s->enc, pixels, avctx->width, avctx->height, channels,
+                    packed ? (size_t)row : (size_t)frame->linesize[0], s->quality, &stream, &size);
+    av_free(packed);
     if (st != NLC_OK)
         return nlc_averror(avctx, st, "nlc encode failed");
     if (size > INT_MAX) {

@@ -58,6 +58,14 @@ check "each mkv packet is an .nlc stream" '"$NLC" info s003.nlc >/dev/null'
 ff -i clip.nut -vf "format=gbrp,nlc=quality=2,format=rgb24" -f framemd5 gbrp.md5
 check "gbrp input gives the rgb24 input's frames" '[ "$(md5s gbrp.md5)" = "$(md5s filter.md5)" ]'
 
+# Bottom-up frames (negative line sizes, as vflip makes them) code like any others: flipping
+# before the codec equals flipping the filter's input.
+ff -i clip.nut -vf vflip -c:v libnlc -q:v 2 flip.mkv
+ff -i flip.mkv -f framemd5 flip.md5
+ff -i clip.nut -vf "vflip,format=rgb24,nlc=quality=2" -f framemd5 flipfilter.md5
+check "vflipped frames through the codec equal them through the filter" \
+  '[ -s flip.md5 ] && [ "$(md5s flip.md5)" = "$(md5s flipfilter.md5)" ]'
+
 # yuv420p in, yuv420p out (converted for coding and back).
 ff -f lavfi -i testsrc2=size=64x48:rate=5:duration=0.4 -vf nlc=q=1 -pix_fmt yuv420p -c:v ffv1 yuv.mkv
 check "yuv420p passes through the filter" '[ -s yuv.mkv ]'

@@ -165,6 +165,11 @@ static int config_input(AVFilterLink *inlink)
     NlcContext *s = ctx->priv;
     const int flags = SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
 
+    /* Called again when the input changes: drop what the last configuration made. */
+    av_freep(&s->rgb);
+    sws_freeContext(s->to_rgb);
+    sws_freeContext(s->from_rgb);
+    s->to_rgb = s->from_rgb = NULL;
     s->rgb = av_malloc_array(inlink->w, (size_t)inlink->h * 3);
     if (!s->rgb)
         return AVERROR(ENOMEM);
