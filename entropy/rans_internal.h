@@ -38,20 +38,6 @@ class LaneDecoder {
       p_ += 2;
     }
   }
-  // advance() without a data-dependent branch: the renormalisation is a select (whether a
-  // lane needs a word is a coin flip the branch predictor loses); the only branch left, the
-  // end-of-lane check, is almost never taken.
-  void advance_branchless(uint32_t start, uint32_t freq) {
-    x_ = freq * (x_ >> kPrecisionBits) + slot() - start;
-    const bool renorm = x_ < kStateLower;
-    if (end_ - p_ < 2) [[unlikely]] {
-      if (renorm) throw StreamError("entropy-coded lane ends early (truncated or corrupt)");
-      return;
-    }
-    const uint32_t w = uint32_t(p_[0]) | uint32_t(p_[1]) << 8;
-    x_ = renorm ? (x_ << 16) | w : x_;
-    p_ += renorm ? 2 : 0;
-  }
   uint32_t bypass() {
     uint32_t sym = slot() / kBypassFreq;
     advance(sym * kBypassFreq, kBypassFreq);
@@ -142,7 +128,7 @@ inline int32_t decode_value_fast(LaneDecoder& d, const DecodeTables& T, const Qu
   e = T.sym[j];
   while (sym_end(e) <= slot) [[unlikely]] e = T.sym[++j];
   const uint32_t end = sym_end(e);
-  d.advance_branchless(sym_start(e), end - sym_start(e));
+  d.advance(sym_start(e), end - sym_start(e));
   if (end != kProbTotal) return int32_t(j + T.bias[table]);
   return decode_escape(d, t);
 }

@@ -1,8 +1,6 @@
-// The CUDA path (compiled when nvcc and cuDNN are found; see CMakeLists.txt).
-// For now: device discovery, the GDN/IGDN kernel and the lane-parallel rANS coder; cuDNN
-// transforms and the integer h_s follow (issue 5).
+// The CUDA path (compiled when nvcc and cuDNN are found; see CMakeLists.txt): device
+// discovery, the transforms (cuDNN), the integer h_s and the lane-parallel rANS coder.
 #pragma once
-
 #include <string>
 
 #include <memory>
@@ -18,8 +16,8 @@ bool available();
 // "NVIDIA H100 80GB HBM3, compute 9.0, cuDNN 9.x" or why no device is usable.
 std::string describe();
 
-// GDN/IGDN on the GPU (NHWC, float32): same definition as nlc::ref::gdn.
-// Throws std::runtime_error when no device is usable.
+// GDN/IGDN on the GPU (NHWC, float32; the Transform's GDN layer): same definition as
+// nlc::ref::gdn. Throws std::runtime_error when no device is usable.
 Tensor gdn(const Tensor& x, const GdnWeights& g);
 
 // A chain of convolutions (cuDNN, fp32), GDN/IGDN and ReLUs run on the GPU with one upload

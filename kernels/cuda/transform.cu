@@ -234,4 +234,10 @@ Tensor conv2d(const Tensor& x, const ConvWeights& w) {
   return t.forward(x);
 }
 
+Tensor gdn(const Tensor& x, const GdnWeights& g) {
+  Transform t;
+  t.add_gdn(g);
+  return t.forward(x);
+}
+
 }  // namespace nlc::cuda
