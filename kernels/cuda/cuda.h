@@ -1,9 +1,9 @@
 // The CUDA path (compiled when nvcc and cuDNN are found; see CMakeLists.txt): device
 // discovery, the transforms (cuDNN), the integer h_s and the lane-parallel rANS coder.
 #pragma once
-#include <string>
 
 #include <memory>
+#include <string>
 
 #include "entropy/rans.h"
 #include "kernels/cpu/ops.h"
