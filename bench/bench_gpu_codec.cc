@@ -1,6 +1,8 @@
-// The codec end to end on 1080p frames (1920x1080, a synthetic photo-like frame; the time
-// does not depend on the content beyond the rate), CPU beside GPU (--device cuda), one
-// frame per call, through the public API: frames/s. Run by bench/gpu_check.sh.
+// The codec end to end on 1080p and 4K frames (1920x1080 and 3840x2160, synthetic
+// photo-like frames; the time does not depend on the content beyond the rate), CPU beside
+// GPU (--device cuda), one frame per call, through the public API: frames/s. GPU modes:
+// fp32 and tensor cores with whole tiles on the device (the default), and fp32 stage by
+// stage through host memory (what the tile pipeline saves). Run by bench/gpu_check.sh.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -11,15 +13,17 @@
 namespace nlc {
 namespace {
 
-Image frame1080p() {
+Image frame(int height) {
+  const int w = height * 16 / 9, h = height;
   std::mt19937 rng(3);
-  Image img{1920, 1080, 3, std::vector<uint8_t>(size_t(1920) * 1080 * 3)};
+  Image img{w, h, 3, std::vector<uint8_t>(size_t(w) * h * 3)};
   for (size_t i = 0; i < img.pixels.size(); ++i)
-    img.pixels[i] = uint8_t(((i / 3) % 1920) / 8 + ((i / 5760) % 1080) / 8 + rng() % 16);
+    img.pixels[i] = uint8_t(((i / 3) % size_t(w)) * 240 / size_t(w) / 2 +
+                            (i / 3 / size_t(w)) * 240 / size_t(h) / 2 + rng() % 16);
   return img;
 }
 
-// Arg: 0 CPU, 1 GPU fp32, 2 GPU tensor cores.
+// First arg: 0 CPU, 1 GPU fp32, 2 GPU tensor cores, 3 GPU fp32 stage by stage.
 template <class Codec>
 bool on_device(Codec& c, int64_t mode, benchmark::State& st) {
   if (mode == 0) return true;
@@ -28,31 +32,34 @@ bool on_device(Codec& c, int64_t mode, benchmark::State& st) {
     st.SkipWithError(why.c_str());
     return false;
   }
-  c.set_accelerator(cuda_accelerator(mode == 2));
+  c.set_accelerator(cuda_accelerator(mode == 2, mode != 3));
   return true;
 }
 
-void BM_Encode1080p(benchmark::State& st) {
+// Second arg: frame height (1080 or 2160).
+void BM_Encode(benchmark::State& st) {
   Encoder enc(default_model_path());
   if (!on_device(enc, st.range(0), st)) return;
   st.SetLabel(enc.device());
-  const Image img = frame1080p();
+  const Image img = frame(int(st.range(1)));
+  benchmark::DoNotOptimize(enc.encode(img, 3.0).data());  // warm-up: cuDNN's choices, pools
   for (auto _ : st) benchmark::DoNotOptimize(enc.encode(img, 3.0).data());
   st.counters["frames/s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-void BM_Decode1080p(benchmark::State& st) {
+void BM_Decode(benchmark::State& st) {
   Encoder enc(default_model_path());
   Decoder dec(default_model_path());
   if (!on_device(dec, st.range(0), st)) return;
   st.SetLabel(dec.device());
-  const auto stream = enc.encode(frame1080p(), 3.0);
+  const auto stream = enc.encode(frame(int(st.range(1))), 3.0);
+  benchmark::DoNotOptimize(dec.decode(stream).pixels.data());  // warm-up
   for (auto _ : st) benchmark::DoNotOptimize(dec.decode(stream).pixels.data());
   st.counters["frames/s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_Encode1080p)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_Decode1080p)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_Encode)->ArgsProduct({{0, 1, 2, 3}, {1080, 2160}})->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_Decode)->ArgsProduct({{0, 1, 2, 3}, {1080, 2160}})->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 }  // namespace
 }  // namespace nlc

@@ -1,4 +1,5 @@
 #include "models/integer_hs.h"
+#include "models/quantize.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -124,8 +125,7 @@ std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vect
 std::vector<int32_t> IntegerHyperSynthesis::input(const Tensor& z_hat) {
   std::vector<int32_t> a(z_hat.numel());
   for (size_t i = 0; i < a.size(); ++i) {
-    const float v = z_hat.data()[i];
-    a[i] = v >= float(kZClamp) ? kZClamp : v <= -float(kZClamp) ? -kZClamp : int32_t(v);
+    a[i] = quant::hs_input(quant::symbol(z_hat.data()[i]));  // as the GPU pipeline
   }
   return a;
 }

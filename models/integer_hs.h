@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/tensor.h"
+#include "models/host_device.h"
 #include "models/nlcm.h"
 
 namespace nlc {
@@ -22,7 +23,7 @@ class IntegerHyperSynthesis {
   static constexpr int64_t kNumScales = 64;
   // mu = mu_q / 256 in float32 (exact while |mu_q| < 2^24); one expression shared by the
   // encoder, the decoder and the estimate path keeps them identical.
-  static float mu_value(int32_t mu_q) { return float(mu_q) / float(1 << kOutFracBits); }
+  NLC_HOST_DEVICE static float mu_value(int32_t mu_q) { return float(mu_q) / float(1 << kOutFracBits); }
 
   IntegerHyperSynthesis() = default;
   IntegerHyperSynthesis(const ModelFile& f, int N, int M);

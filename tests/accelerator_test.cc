@@ -1,12 +1,15 @@
 // The codec's accelerator path (what --device cuda uses), exercised without a GPU: an
 // accelerator whose integer h_s and rANS coder are the CUDA kernels' own per-element and
-// per-lane functions in host emulation (kernels/cuda/), and whose transforms are the CPU's.
-// The codec through it must write byte-identical streams and decode identical pixels to
-// the plain CPU codec, on the shipped model. Also: the batch API.
+// per-lane functions in host emulation (kernels/cuda/), and whose transforms are the CPU's;
+// stage by stage, and whole tiles through cuda::TileCodec (the GPU tile pipeline, in host
+// memory). The codec through it must write byte-identical streams and decode identical
+// pixels to the plain CPU codec, on the shipped model, and reject what the CPU rejects.
+// Also: the batch API.
 #include <gtest/gtest.h>
 
 #include <random>
 
+#include "bitstream/container.h"
 #include "codec/src/accelerator.h"
 #include "kernels/cuda/cuda.h"
 #include "models/hyperprior.h"
@@ -17,8 +20,9 @@ namespace {
 
 class EmulatedGpu final : public Accelerator {
  public:
-  explicit EmulatedGpu(const MeanScaleHyperprior& m)
-      : model_(load_model_file(default_model_path()), Backend::kOptimized), hs_(m.integer_hs()) {}
+  EmulatedGpu(const MeanScaleHyperprior& m, bool whole_tiles)
+      : model_(load_model_file(default_model_path()), Backend::kOptimized), hs_(m.integer_hs()),
+        whole_tiles_(whole_tiles) {}
   std::string describe() const override { return "CUDA kernels in host emulation"; }
   Tensor g_a(const Tensor& x) override { return model_.g_a(x); }
   Tensor h_a(const Tensor& y) override { return model_.h_a(y); }
@@ -37,11 +41,48 @@ class EmulatedGpu final : public Accelerator {
     ++calls;
     cuda::host_emulation::rans_decode(d, size, t, n, tables, v);
   }
-  static inline int calls = 0;
+  bool encode_tile(const Image& tile, const std::vector<float>& gain,
+                   const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt,
+                   std::vector<uint8_t>& z, std::vector<uint8_t>& y) override {
+    if (!whole_tiles_) return false;
+    ++tile_calls;
+    auto s = tiles(zt, yt).encode(tile.pixels.data(), tile.width, tile.height, tile.channels, gain);
+    z = std::move(s.z);
+    y = std::move(s.y);
+    return true;
+  }
+  bool decode_tile(const uint8_t* z, size_t zn, const uint8_t* y, size_t yn,
+                   const std::vector<float>& inv_gain, const std::vector<QuantizedCdf>& zt,
+                   const std::vector<QuantizedCdf>& yt, Image& tile) override {
+    if (!whole_tiles_) return false;
+    ++tile_calls;
+    tiles(zt, yt).decode(z, zn, y, yn, tile.width, tile.height, tile.channels, inv_gain,
+                         tile.pixels.data());
+    return true;
+  }
+  static inline int calls = 0, tile_calls = 0;
 
  private:
+  cuda::TileCodec& tiles(const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt) {
+    if (!tiles_) {
+      cuda::TileModel tm;
+      tm.hs = &hs_;
+      tm.z_tables = &zt;
+      tm.y_tables = &yt;
+      tm.N = model_.N();
+      tm.M = model_.M();
+      tm.align = MeanScaleHyperprior::kAlign;
+      tiles_ = std::make_unique<cuda::TileCodec>(
+          tm, [this](const Tensor& x) { return model_.g_a(x); },
+          [this](const Tensor& x) { return model_.h_a(x); },
+          [this](const Tensor& x) { return model_.g_s(x); });
+    }
+    return *tiles_;
+  }
   MeanScaleHyperprior model_;  // its own copy of the CPU transforms
   const IntegerHyperSynthesis& hs_;
+  bool whole_tiles_;
+  std::unique_ptr<cuda::TileCodec> tiles_;
 };
 
 Image noise_image(int w, int h, unsigned seed) {
@@ -52,13 +93,23 @@ Image noise_image(int w, int h, unsigned seed) {
   return img;
 }
 
+AcceleratorFactory emulated(bool whole_tiles) {
+  return [whole_tiles](const MeanScaleHyperprior& m) -> std::unique_ptr<Accelerator> {
+    return std::make_unique<EmulatedGpu>(m, whole_tiles);
+  };
+}
+
+Image gray(const Image& rgb) {
+  Image g{rgb.width, rgb.height, 1, std::vector<uint8_t>(size_t(rgb.width) * rgb.height)};
+  for (size_t i = 0; i < g.pixels.size(); ++i) g.pixels[i] = rgb.pixels[3 * i + 1];
+  return g;
+}
+
 TEST(Accelerator, StreamsAndPixelsIdenticalToTheCpu) {
   const std::string model = default_model_path();
   Encoder cpu_enc(model), acc_enc(model);
   Decoder cpu_dec(model), acc_dec(model);
-  auto make = [](const MeanScaleHyperprior& m) -> std::unique_ptr<Accelerator> {
-    return std::make_unique<EmulatedGpu>(m);
-  };
+  auto make = emulated(false);
   acc_enc.set_accelerator(make);
   acc_dec.set_accelerator(make);
   EXPECT_EQ(acc_dec.device(), "CUDA kernels in host emulation");
@@ -73,6 +124,56 @@ TEST(Accelerator, StreamsAndPixelsIdenticalToTheCpu) {
   }
   acc_dec.set_accelerator(nullptr);
   EXPECT_EQ(acc_dec.device(), "CPU");
+}
+
+// The whole-tile pipeline (cuda::TileCodec in host emulation): identical streams and pixels
+// to the CPU codec for RGB and grayscale tiles of sizes off the 64 grid, at several
+// qualities; the CPU's errors for damaged streams.
+TEST(Accelerator, WholeTilePipelineIdenticalToTheCpu) {
+  const std::string model = default_model_path();
+  Encoder cpu_enc(model), acc_enc(model);
+  Decoder cpu_dec(model), acc_dec(model);
+  acc_enc.set_accelerator(emulated(true));
+  acc_dec.set_accelerator(emulated(true));
+  const std::vector<Image> images{noise_image(97, 61, 6), gray(noise_image(130, 70, 7)),
+                                  noise_image(64, 128, 8)};
+  for (const Image& img : images)
+    for (double q : {0.0, 1.75, acc_enc.max_quality()}) {
+      const int tiles_before = EmulatedGpu::tile_calls;
+      const auto s = cpu_enc.encode(img, q);
+      EXPECT_EQ(acc_enc.encode(img, q), s) << img.width << "x" << img.height << " q " << q;
+      EXPECT_EQ(acc_dec.decode(s).pixels, cpu_dec.decode(s).pixels) << img.width << " q " << q;
+      EXPECT_EQ(EmulatedGpu::tile_calls, tiles_before + 2);  // the tile path ran both ways
+    }
+  // Damaged LATENT payloads (the container's CRC recomputed so the coder sees them): the
+  // same error as the CPU, or the same pixels where the damage decodes.
+  const auto s = cpu_enc.encode(images[0], 2.0);
+  const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
+  std::vector<bitstream::Section> sections;
+  for (const auto& v : p.sections)
+    sections.push_back({v.type, v.required, std::vector<uint8_t>(v.data, v.data + v.size)});
+  ASSERT_EQ(sections.size(), 2u);
+  std::mt19937 rng(9);
+  int rejected = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    auto damaged = sections;
+    auto& y = damaged[1].payload;
+    if (trial % 4 == 3)
+      y.resize(y.size() - 1 - rng() % (y.size() / 2));  // truncated
+    else
+      y[rng() % y.size()] ^= uint8_t(1u << (rng() % 8));
+    const auto bad = bitstream::write(p.header, damaged);
+    std::string cpu_error, acc_error;
+    Image a, b;
+    try { a = cpu_dec.decode(bad); } catch (const StreamError& e) { cpu_error = e.what(); }
+    try { b = acc_dec.decode(bad); } catch (const StreamError& e) { acc_error = e.what(); }
+    EXPECT_EQ(acc_error, cpu_error);
+    if (cpu_error.empty()) {
+      EXPECT_EQ(a.pixels, b.pixels);
+    }
+    rejected += !cpu_error.empty();
+  }
+  EXPECT_GT(rejected, 0);
 }
 
 TEST(Codec, BatchEqualsOneByOne) {

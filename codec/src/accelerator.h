@@ -2,7 +2,9 @@
 // plugs the CUDA one in with --device, codec/src/cuda_accelerator.cc).
 //
 // An accelerator runs the transforms (g_a, h_a, g_s), the integer hyper-synthesis and the
-// rANS coder. The integer h_s and the coder must be exact: the same mu_q, scale indices and
+// rANS coder, stage by stage (the arrays between stages pass through host memory), and may
+// run whole tiles (encode_tile/decode_tile: only pixels and streams cross to the host), which
+// the codec then prefers. The integer h_s and the coder must be exact: the same mu_q, scale indices and
 // streams as the CPU, so that streams decode identically wherever they are decoded. The
 // float transforms may differ from the CPU's in the last bits (decoded pixels then differ
 // by at most about one step of 8-bit rounding; an encoder may pick another latent where a
@@ -17,6 +19,7 @@
 #include "entropy/rans.h"
 #include "kernels/cpu/tensor.h"
 #include "models/integer_hs.h"
+#include "nlc/image.h"
 
 namespace nlc {
 
@@ -35,6 +38,22 @@ class Accelerator {
                                            uint32_t lanes) = 0;
   virtual void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index,
                            size_t n, const std::vector<QuantizedCdf>& tables, int32_t* values) = 0;
+
+  // A whole tile: pixels -> the HYPER_LATENT and LATENT payloads (gain: the quality's), and
+  // back into `tile` (its width, height and channels set, pixels sized). Same results as the
+  // stages above. False: not provided (the codec runs the stages).
+  virtual bool encode_tile(const Image& /*tile*/, const std::vector<float>& /*gain*/,
+                           const std::vector<QuantizedCdf>& /*z_tables*/,
+                           const std::vector<QuantizedCdf>& /*y_tables*/,
+                           std::vector<uint8_t>& /*z*/, std::vector<uint8_t>& /*y*/) {
+    return false;
+  }
+  virtual bool decode_tile(const uint8_t* /*z*/, size_t /*z_size*/, const uint8_t* /*y*/,
+                           size_t /*y_size*/, const std::vector<float>& /*inv_gain*/,
+                           const std::vector<QuantizedCdf>& /*z_tables*/,
+                           const std::vector<QuantizedCdf>& /*y_tables*/, Image& /*tile*/) {
+    return false;
+  }
 };
 
 }  // namespace nlc

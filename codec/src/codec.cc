@@ -12,6 +12,7 @@
 #include "entropy/cdf_tables.h"
 #include "entropy/rans.h"
 #include "models/hyperprior.h"
+#include "models/quantize.h"
 
 #ifndef NLC_DEFAULT_MODEL
 #define NLC_DEFAULT_MODEL ""
@@ -80,8 +81,16 @@ namespace {
 // `a`: the accelerator that runs the heavy stages, or null for the CPU.
 void encode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
                  const Image& tile, double q, std::vector<bitstream::Section>& sections) {
-  Tensor x = image_to_tensor(tile, MeanScaleHyperprior::kAlign);
   auto g = m.gains(q);
+  bitstream::Section sz, sy;
+  sz.type = bitstream::kHyperLatent;
+  sy.type = bitstream::kLatent;
+  if (a && a->encode_tile(tile, g.gain, tables.z, tables.y, sz.payload, sy.payload)) {
+    sections.push_back(std::move(sz));
+    sections.push_back(std::move(sy));
+    return;
+  }
+  Tensor x = image_to_tensor(tile, MeanScaleHyperprior::kAlign);
   Tensor y_g = MeanScaleHyperprior::scale_channels(a ? a->g_a(x) : m.g_a(x), g.gain);
   Tensor z_hat = MeanScaleHyperprior::round(a ? a->h_a(y_g) : m.h_a(y_g));
   IntegerHyperSynthesis::Output o = a ? a->integer_hs(z_hat) : m.integer_hs().run(z_hat);
@@ -90,26 +99,22 @@ void encode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tabl
   std::vector<int32_t> zs(z_hat.numel());
   std::vector<uint16_t> zi(z_hat.numel());
   for (size_t i = 0; i < zs.size(); ++i) {
-    zs[i] = int32_t(z_hat.data()[i]);
+    zs[i] = quant::symbol(z_hat.data()[i]);
     zi[i] = uint16_t(i % size_t(m.N()));
   }
   // y: symbol round(y_g - mu) in float32, table = scale index.
   std::vector<int32_t> ys(y_g.numel());
   std::vector<uint16_t> yi(y_g.numel());
   for (size_t i = 0; i < ys.size(); ++i) {
-    float v = std::nearbyint(y_g.data()[i] - IntegerHyperSynthesis::mu_value(o.mu_q[i]));
-    ys[i] = v >= 2147483520.f ? INT32_MAX : v <= -2147483648.f ? INT32_MIN : int32_t(v);
+    ys[i] = quant::residual_symbol(y_g.data()[i], o.mu_q[i]);
     yi[i] = o.index[i];
   }
-  bitstream::Section sz, sy;
-  sz.type = bitstream::kHyperLatent;
   auto code = [a](const std::vector<int32_t>& v, const std::vector<uint16_t>& t,
                   const std::vector<QuantizedCdf>& tab) {
     return a ? a->rans_encode(v.data(), t.data(), v.size(), tab, default_lane_count(v.size()))
              : rans_encode(v.data(), t.data(), v.size(), tab, default_lane_count(v.size()));
   };
   sz.payload = code(zs, zi, tables.z);
-  sy.type = bitstream::kLatent;
   sy.payload = code(ys, yi, tables.y);
   sections.push_back(std::move(sz));
   sections.push_back(std::move(sy));
@@ -191,10 +196,11 @@ const std::string& Decoder::model_identity() const { return model_->identity_hex
 
 namespace {
 
-// Decodes one tile of w x h pixels from its two sections into `out` at (x0, y0).
-void decode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
-                 const bitstream::SectionView& sz, const bitstream::SectionView& sy, double q,
-                 int w, int h, Image& out, int x0, int y0) {
+// One tile of w x h pixels from its two sections, stage by stage (on the CPU, or with the
+// accelerator's stages).
+Image decode_tile_stages(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
+                         const bitstream::SectionView& sz, const bitstream::SectionView& sy,
+                         const MeanScaleHyperprior::Gains& gains, int w, int h, int channels) {
   Geometry g = geometry(uint32_t(w), uint32_t(h));
   const size_t nz = size_t(g.zh) * g.zw * m.N();
   std::vector<uint16_t> zi(nz);
@@ -217,13 +223,22 @@ void decode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tabl
   else
     rans_decode(sy.data, sy.size, yi.data(), ny, tables.y, ys.data());
 
-  auto gains = m.gains(q);
   Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, m.M()});
   const size_t M = size_t(m.M());
   for (size_t i = 0; i < ny; ++i) {
-    y_hat.data()[i] = (float(ys[i]) + IntegerHyperSynthesis::mu_value(o.mu_q[i])) * gains.inv_gain[i % M];
+    y_hat.data()[i] = quant::dequantize(ys[i], o.mu_q[i], gains.inv_gain[i % M]);
   }
-  Image t = tensor_to_image(a ? a->g_s(y_hat) : m.g_s(y_hat), w, h, out.channels);
+  return tensor_to_image(a ? a->g_s(y_hat) : m.g_s(y_hat), w, h, channels);
+}
+
+// Decodes one tile of w x h pixels from its two sections into `out` at (x0, y0).
+void decode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
+                 const bitstream::SectionView& sz, const bitstream::SectionView& sy, double q,
+                 int w, int h, Image& out, int x0, int y0) {
+  auto gains = m.gains(q);
+  Image t{w, h, out.channels, std::vector<uint8_t>(size_t(w) * h * out.channels)};
+  if (!(a && a->decode_tile(sz.data, sz.size, sy.data, sy.size, gains.inv_gain, tables.z, tables.y, t)))
+    t = decode_tile_stages(m, a, tables, sz, sy, gains, w, h, out.channels);
   const size_t row = size_t(w) * out.channels;
   for (int y = 0; y < h; ++y)
     std::memcpy(&out.pixels[(size_t(y0 + y) * out.width + x0) * out.channels],

@@ -23,11 +23,13 @@ std::unique_ptr<cuda::Transform> to_gpu(const Sequential& s, bool tensor_cores) 
 
 class CudaAccelerator final : public Accelerator {
  public:
-  CudaAccelerator(const MeanScaleHyperprior& m, bool tc)
+  CudaAccelerator(const MeanScaleHyperprior& m, bool tc, bool whole_tiles)
       : g_a_(to_gpu(m.g_a_layers(), tc)), h_a_(to_gpu(m.h_a_layers(), tc)),
-        g_s_(to_gpu(m.g_s_layers(), tc)), hs_(m.integer_hs()), tensor_cores_(tc) {}
+        g_s_(to_gpu(m.g_s_layers(), tc)), hs_(m.integer_hs()), model_(m), tensor_cores_(tc),
+        whole_tiles_(whole_tiles) {}
   std::string describe() const override {
-    return cuda::describe() + (tensor_cores_ ? ", tensor cores" : ", fp32");
+    return cuda::describe() + (tensor_cores_ ? ", tensor cores" : ", fp32") +
+           (whole_tiles_ ? "" : ", stage by stage");
   }
   Tensor g_a(const Tensor& x) override { return g_a_->forward(x); }
   Tensor h_a(const Tensor& y_g) override { return h_a_->forward(y_g); }
@@ -42,10 +44,55 @@ class CudaAccelerator final : public Accelerator {
     cuda::rans_decode(data, size, table_index, n, tables, values);
   }
 
+  bool encode_tile(const Image& tile, const std::vector<float>& gain,
+                   const std::vector<QuantizedCdf>& z_tables,
+                   const std::vector<QuantizedCdf>& y_tables, std::vector<uint8_t>& z,
+                   std::vector<uint8_t>& y) override {
+    cuda::TileCodec* t = tiles(z_tables, y_tables);
+    if (!t) return false;
+    auto s = t->encode(tile.pixels.data(), tile.width, tile.height, tile.channels, gain);
+    z = std::move(s.z);
+    y = std::move(s.y);
+    return true;
+  }
+  bool decode_tile(const uint8_t* z, size_t z_size, const uint8_t* y, size_t y_size,
+                   const std::vector<float>& inv_gain, const std::vector<QuantizedCdf>& z_tables,
+                   const std::vector<QuantizedCdf>& y_tables, Image& tile) override {
+    cuda::TileCodec* t = tiles(z_tables, y_tables);
+    if (!t) return false;
+    t->decode(z, z_size, y, y_size, tile.width, tile.height, tile.channels, inv_gain,
+              tile.pixels.data());
+    return true;
+  }
+
  private:
+  // The tile pipeline for these tables (the codec's, which live as long as it does; built
+  // on first use, rebuilt if other tables come).
+  cuda::TileCodec* tiles(const std::vector<QuantizedCdf>& z_tables,
+                         const std::vector<QuantizedCdf>& y_tables) {
+    if (!whole_tiles_) return nullptr;
+    if (!tiles_ || tables_z_ != &z_tables || tables_y_ != &y_tables) {
+      cuda::TileModel tm;
+      tm.hs = &model_.integer_hs();
+      tm.z_tables = &z_tables;
+      tm.y_tables = &y_tables;
+      tm.N = model_.N();
+      tm.M = model_.M();
+      tm.align = MeanScaleHyperprior::kAlign;
+      tiles_ = std::make_unique<cuda::TileCodec>(tm, g_a_.get(), h_a_.get(), g_s_.get());
+      tables_z_ = &z_tables;
+      tables_y_ = &y_tables;
+    }
+    return tiles_.get();
+  }
+
   std::unique_ptr<cuda::Transform> g_a_, h_a_, g_s_;
   cuda::IntegerHyperSynthesisGpu hs_;
-  bool tensor_cores_;
+  const MeanScaleHyperprior& model_;
+  bool tensor_cores_, whole_tiles_;
+  std::unique_ptr<cuda::TileCodec> tiles_;
+  const std::vector<QuantizedCdf>* tables_z_ = nullptr;
+  const std::vector<QuantizedCdf>* tables_y_ = nullptr;
 };
 
 }  // namespace
@@ -56,10 +103,10 @@ bool cuda_accelerator_usable(std::string* why) {
   return false;
 }
 
-AcceleratorFactory cuda_accelerator(bool tensor_cores) {
-  return [tensor_cores](const MeanScaleHyperprior& model) -> std::unique_ptr<Accelerator> {
+AcceleratorFactory cuda_accelerator(bool tensor_cores, bool whole_tiles) {
+  return [tensor_cores, whole_tiles](const MeanScaleHyperprior& model) -> std::unique_ptr<Accelerator> {
     if (!model.has_integer_hs()) throw ModelError("model has no integer h_s");
-    return std::make_unique<CudaAccelerator>(model, tensor_cores);
+    return std::make_unique<CudaAccelerator>(model, tensor_cores, whole_tiles);
   };
 }
 

@@ -16,8 +16,10 @@ namespace nlc {
 bool cuda_accelerator_usable(std::string* why);
 // For Encoder/Decoder::set_accelerator. The transforms run in fp32, or with tensor_cores
 // their convolutions on tensor cores (reduced precision, see cuda::Transform; the entropy
-// path stays exact either way). The accelerator throws std::runtime_error when built where
-// no device is usable.
-AcceleratorFactory cuda_accelerator(bool tensor_cores = false);
+// path stays exact either way). whole_tiles: run each tile on the device from pixels to
+// streams and back (cuda::TileCodec); false: stage by stage through host memory (the
+// slower path, kept for comparison in bench_gpu_codec). The accelerator throws
+// std::runtime_error when built where no device is usable.
+AcceleratorFactory cuda_accelerator(bool tensor_cores = false, bool whole_tiles = true);
 
 }  // namespace nlc

@@ -1,5 +1,6 @@
 #include "nlc/image.h"
 #include "codec/src/image_tensor.h"
+#include "models/quantize.h"
 
 #include <png.h>
 #include <sys/stat.h>
@@ -191,7 +192,7 @@ Tensor image_to_tensor(const Image& img, int align) {
     for (int x = 0; x < W; ++x) {
       int sx = std::min(x, img.width - 1);
       const uint8_t* p = &img.pixels[(size_t(sy) * img.width + sx) * img.channels];
-      for (int c = 0; c < 3; ++c) t.at(0, y, x, c) = float(p[img.channels == 3 ? c : 0]) / 255.f;
+      for (int c = 0; c < 3; ++c) t.at(0, y, x, c) = quant::sample(p[img.channels == 3 ? c : 0]);
     }
   }
   return t;
@@ -204,15 +205,12 @@ Image tensor_to_image(const Tensor& t, int width, int height, int channels) {
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       uint8_t* p = &img.pixels[(size_t(y) * width + x) * channels];
-      float v[3];
-      for (int c = 0; c < 3; ++c) {
-        const float f = t.at(0, y, x, c);  // NaN (from a pathological stream) becomes 0
-        v[c] = (f > 0.f ? (f < 1.f ? f : 1.f) : 0.f) * 255.f;
-      }
+      float v[3];  // NaN (from a pathological stream) becomes 0
+      for (int c = 0; c < 3; ++c) v[c] = quant::pixel_scale(t.at(0, y, x, c));
       if (channels == 3) {
-        for (int c = 0; c < 3; ++c) p[c] = uint8_t(std::nearbyint(v[c]));  // half to even, as torch.round
+        for (int c = 0; c < 3; ++c) p[c] = quant::pixel(v[c]);  // half to even, as torch.round
       } else {  // grayscale source: the three decoded channels are averaged
-        p[0] = uint8_t(std::nearbyint((v[0] + v[1] + v[2]) / 3.f));
+        p[0] = quant::gray_pixel(v[0], v[1], v[2]);
       }
     }
   return img;

@@ -16,14 +16,19 @@
 
 namespace nlc::cuda {
 
+// Device memory from CUDA's stream-ordered pool (cudaMallocAsync on the default stream)
+// where the device has one, else cudaMalloc. The codec allocates per call; the pool makes
+// that cheap and avoids cudaFree's implicit device-wide synchronisation. The pool keeps
+// what is freed for reuse (release threshold set to the maximum once). device.cu.
+void* device_alloc(size_t bytes);
+void device_free(void* p) noexcept;
+
 // n elements of T in device memory, freed with the object.
 template <class T>
 class DeviceBuffer {
  public:
   explicit DeviceBuffer(size_t n) : n_(n) {
-    T* p = nullptr;
-    if (n) NLC_CUDA_CHECK(cudaMalloc(&p, n * sizeof(T)));
-    p_.reset(p);
+    if (n) p_.reset(static_cast<T*>(device_alloc(n * sizeof(T))));
   }
   // A copy of host data.
   DeviceBuffer(const T* host, size_t n) : DeviceBuffer(n) {
@@ -41,7 +46,7 @@ class DeviceBuffer {
 
  private:
   struct Free {
-    void operator()(T* p) const { cudaFree(p); }
+    void operator()(T* p) const { device_free(p); }
   };
   size_t n_;
   std::unique_ptr<T, Free> p_;

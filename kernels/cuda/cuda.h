@@ -2,8 +2,10 @@
 // discovery, the transforms (cuDNN), the integer h_s and the lane-parallel rANS coder.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "entropy/rans.h"
 #include "kernels/cpu/ops.h"
@@ -36,12 +38,18 @@ class Transform {
   void add_gdn(const GdnWeights& g);
   void add_relu();  // after a convolution
   Tensor forward(const Tensor& x);
+  // The same on device memory: x is an NHWC tensor of shape `in` on the device; returns the
+  // output on the device, owned by the Transform and valid until its next forward call.
+  const float* forward_device(const float* x, const Shape& in, Shape* out);
+  Shape output_shape(const Shape& in) const;
+
+  struct Layer;  // (transform.cu)
 
  private:
-  struct Layer;
   void* handle_ = nullptr;  // cudnnHandle_t
   bool tensor_cores_ = false;
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::shared_ptr<void> result_;  // the last forward_device output (a DeviceBuffer<float>)
 };
 
 // One convolution or transposed convolution through cuDNN (as nlc::ref::conv2d).
@@ -81,6 +89,46 @@ class IntegerHyperSynthesisGpu {
   struct Weights;
   const IntegerHyperSynthesis& model_;
   std::unique_ptr<Weights> w_;
+};
+
+// One tile of the codec kept where it runs, from pixels to the two sections' payloads and
+// back: latents, means, scale indices and symbols never cross the bus; only the pixels, the
+// small z latent (coded on the host: a few thousand symbols) and the y stream do. The same
+// arithmetic as the CPU codec (codec/src/codec.cc, models/quantize.h): the integer h_s and
+// the coder are exact, so a tile's streams equal the CPU's whenever the float transforms'
+// latent rounds the same way, and decoded pixels differ from the CPU's only by the float
+// transforms' rounding.
+struct TileModel {
+  const IntegerHyperSynthesis* hs = nullptr;
+  const std::vector<QuantizedCdf>* z_tables = nullptr;  // one per z channel
+  const std::vector<QuantizedCdf>* y_tables = nullptr;  // one per scale index
+  int N = 0, M = 0;   // z and y channels
+  int align = 64;     // tiles are padded to multiples of this; z is 1/align of the tile
+};
+class TileCodec {
+ public:
+  // On the GPU, with the transforms (not owned; their last output is reused between calls).
+  TileCodec(const TileModel& m, Transform* g_a, Transform* h_a, Transform* g_s);
+  // Host emulation: the same pipeline in host memory with the given (CPU) transforms; for
+  // testing the pipeline on machines without a GPU.
+  using HostTransform = std::function<Tensor(const Tensor&)>;
+  TileCodec(const TileModel& m, HostTransform g_a, HostTransform h_a, HostTransform g_s);
+  ~TileCodec();
+  TileCodec(const TileCodec&) = delete;
+  TileCodec& operator=(const TileCodec&) = delete;
+
+  struct Streams {
+    std::vector<uint8_t> z, y;  // the HYPER_LATENT and LATENT payloads
+  };
+  // pixels: w x h x channels (1 or 3) interleaved; gain: the quality's gain per y channel.
+  Streams encode(const uint8_t* pixels, int w, int h, int channels, const std::vector<float>& gain);
+  // Throws StreamError for a stream the CPU decoder would reject. pixels: w x h x channels.
+  void decode(const uint8_t* z, size_t z_size, const uint8_t* y, size_t y_size, int w, int h,
+              int channels, const std::vector<float>& inv_gain, uint8_t* pixels);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // The same per-lane and per-element functions the kernels run, run in loops on the CPU:

@@ -11,6 +11,7 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda.h"
+#include "kernels/cuda/resident.h"
 
 namespace nlc::cuda {
 namespace {
@@ -68,37 +69,48 @@ __host__ __device__ int32_t activation(long long v) {
   return int32_t(v < 0 ? 0 : v > IHS::kActMax ? IHS::kActMax : v);
 }
 
-// Last layer output [pixels][2M] -> mu_q, sigma_q, scale index for element e = p * M + c.
+// Last layer output [pixels][2M] -> mu_q, sigma_q (if wanted), scale index for element
+// e = p * M + c.
+template <class Index>
 __host__ __device__ void finish_element(const long long* r, int M, const int32_t* thresholds,
                                         int nthresholds, long long e, int32_t* mu_q,
-                                        int32_t* sigma_q, uint8_t* index) {
+                                        int32_t* sigma_q, Index* index) {
   const long long p = e / M, c = e % M;
   auto clamp = [](long long v) {
     return v < -IHS::kOutClamp ? -IHS::kOutClamp : v > IHS::kOutClamp ? IHS::kOutClamp : v;
   };
   const long long mu = clamp(r[p * 2 * M + c]), sg = clamp(r[p * 2 * M + M + c]);
   mu_q[e] = int32_t(mu);
-  sigma_q[e] = int32_t(sg);
+  if (sigma_q) sigma_q[e] = int32_t(sg);
   int k = 0;  // how many thresholds sigma_q reaches (as std::upper_bound)
   while (k < nthresholds && thresholds[k] <= int32_t(sg)) ++k;
-  index[e] = uint8_t(k);
+  index[e] = Index(k);
 }
 
-__global__ void conv_kernel(LayerArgs a, const int32_t* in, long long* out, long long total) {
-  const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (e < total) out[e] = conv_element(a, in, e);
-}
-__global__ void activation_kernel(const long long* r, int32_t* a, long long total) {
-  const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (e < total) a[e] = activation(r[e]);
-}
-__global__ void finish_kernel(const long long* r, int M, const int32_t* thresholds, int nt,
-                              long long total, int32_t* mu_q, int32_t* sigma_q, uint8_t* index) {
-  const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (e < total) finish_element(r, M, thresholds, nt, e, mu_q, sigma_q, index);
-}
-
-unsigned grid(long long total, unsigned threads) { return unsigned((total + threads - 1) / threads); }
+// The three per-element steps as functors for detail::for_each (kernel or host loop).
+struct ConvStep {
+  LayerArgs a;
+  const int32_t* in;
+  long long* out;
+  __host__ __device__ void operator()(long long e) const { out[e] = conv_element(a, in, e); }
+};
+struct ActivationStep {
+  const long long* r;
+  int32_t* out;
+  __host__ __device__ void operator()(long long e) const { out[e] = activation(r[e]); }
+};
+template <class Index>
+struct FinishStep {
+  const long long* r;
+  int M;
+  const int32_t* thresholds;
+  int nthresholds;
+  int32_t *mu_q, *sigma_q;
+  Index* index;
+  __host__ __device__ void operator()(long long e) const {
+    finish_element(r, M, thresholds, nthresholds, e, mu_q, sigma_q, index);
+  }
+};
 
 LayerArgs args(const IHS::Layer& l, const int32_t* weight, const int32_t* bias, const int32_t* mul,
                int n, int h, int w) {
@@ -113,98 +125,109 @@ void check_input(const IHS& model, const Tensor& z_hat) {
   if (z_hat.c() != model.layers()[0].cin) throw std::invalid_argument("integer h_s: wrong channels");
 }
 
+template <class Index>
+void run_layers(const IHS& model, const detail::IntegerHsWeights& wt, const int32_t* in, int n,
+                int h, int w, int32_t* mu_q, int32_t* sigma_q, Index* index) {
+  if (!model.loaded()) throw std::logic_error("integer h_s not loaded");
+  const bool gpu = wt.gpu;
+  const auto& layers = model.layers();
+  detail::Array<int32_t> act;  // the activations between layers
+  detail::Array<long long> r;  // a layer's requantised output
+  const int32_t* a = in;
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const LayerArgs la = args(layers[li], wt.weight[li].get(), wt.bias[li].get(),
+                              wt.mul[li].get(), n, h, w);
+    const long long total = (long long)n * la.oh * la.ow * la.cout;
+    r = detail::Array<long long>(size_t(total), gpu);
+    detail::for_each(gpu, total, ConvStep{la, a, r.get()});
+    h = la.oh;
+    w = la.ow;
+    if (li + 1 < layers.size()) {
+      act = detail::Array<int32_t>(size_t(total), gpu);  // the previous one is no longer read
+      detail::for_each(gpu, total, ActivationStep{r.get(), act.get()});
+      a = act.get();
+    }
+  }
+  const int M = model.M();
+  detail::for_each(gpu, (long long)n * h * w * M,
+                   FinishStep<Index>{r.get(), M, wt.thresholds.get(),
+                                     int(model.thresholds().size()), mu_q, sigma_q, index});
+}
+
 }  // namespace
 
-struct IntegerHyperSynthesisGpu::Weights {
-  std::vector<DeviceBuffer<int32_t>> weight, bias, mul;
-  std::unique_ptr<DeviceBuffer<int32_t>> thresholds;
-};
+namespace detail {
+
+std::unique_ptr<IntegerHsWeights> make_integer_hs_weights(const IHS& model, bool gpu) {
+  if (!model.loaded()) throw std::logic_error("integer h_s not loaded");
+  if (gpu && !available()) throw std::runtime_error("no usable CUDA device");
+  auto w = std::make_unique<IntegerHsWeights>();
+  w->gpu = gpu;
+  for (const auto& l : model.layers()) {
+    w->weight.emplace_back(l.weight.data(), l.weight.size(), gpu);
+    w->bias.emplace_back(l.bias.data(), l.bias.size(), gpu);
+    w->mul.emplace_back(l.mul.data(), l.mul.size(), gpu);
+  }
+  w->thresholds = Array<int32_t>(model.thresholds().data(), model.thresholds().size(), gpu);
+  return w;
+}
+
+void integer_hs_output_size(const IHS& model, int h, int w, int& oh, int& ow) {
+  for (const auto& l : model.layers()) {
+    output_size(l, h, w, oh, ow);
+    h = oh;
+    w = ow;
+  }
+}
+
+void integer_hs(const IHS& model, const IntegerHsWeights& weights, const int32_t* in, int n,
+                int h, int w, int32_t* mu_q, int32_t* sigma_q, uint16_t* table_index) {
+  run_layers(model, weights, in, n, h, w, mu_q, sigma_q, table_index);
+}
+void integer_hs(const IHS& model, const IntegerHsWeights& weights, const int32_t* in, int n,
+                int h, int w, int32_t* mu_q, int32_t* sigma_q, uint8_t* index) {
+  run_layers(model, weights, in, n, h, w, mu_q, sigma_q, index);
+}
+
+}  // namespace detail
+
+namespace {
+// IntegerHyperSynthesis::run on z_hat with the weights where they are.
+IHS::Output run_on(const IHS& model, const detail::IntegerHsWeights& wt, const Tensor& z_hat) {
+  check_input(model, z_hat);
+  const bool gpu = wt.gpu;
+  const std::vector<int32_t> in = IHS::input(z_hat);
+  detail::Array<int32_t> din(in.data(), in.size(), gpu);
+  IHS::Output o;
+  o.n = z_hat.n(), o.c = model.M();
+  detail::integer_hs_output_size(model, z_hat.h(), z_hat.w(), o.h, o.w);
+  const size_t total = size_t(o.n) * o.h * o.w * o.c;
+  detail::Array<int32_t> mu(total, gpu), sg(total, gpu);
+  detail::Array<uint8_t> idx(total, gpu);
+  detail::integer_hs(model, wt, din.get(), z_hat.n(), z_hat.h(), z_hat.w(), mu.get(), sg.get(),
+                     idx.get());
+  o.mu_q = mu.to_vector();
+  o.sigma_q = sg.to_vector();
+  o.index = idx.to_vector();
+  return o;
+}
+}  // namespace
+
+struct IntegerHyperSynthesisGpu::Weights : detail::IntegerHsWeights {};
 
 IntegerHyperSynthesisGpu::IntegerHyperSynthesisGpu(const IHS& model) : model_(model) {
   if (!available()) throw std::runtime_error("no usable CUDA device");
   w_ = std::make_unique<Weights>();
-  for (const auto& l : model.layers()) {
-    w_->weight.emplace_back(l.weight.data(), l.weight.size());
-    w_->bias.emplace_back(l.bias.data(), l.bias.size());
-    w_->mul.emplace_back(l.mul.data(), l.mul.size());
-  }
-  w_->thresholds = std::make_unique<DeviceBuffer<int32_t>>(model.thresholds().data(),
-                                                           model.thresholds().size());
+  static_cast<detail::IntegerHsWeights&>(*w_) = std::move(*detail::make_integer_hs_weights(model, true));
 }
 IntegerHyperSynthesisGpu::~IntegerHyperSynthesisGpu() = default;
 
-IHS::Output IntegerHyperSynthesisGpu::run(const Tensor& z_hat) const {
-  check_input(model_, z_hat);
-  constexpr unsigned kThreads = 256;
-  int n = z_hat.n(), h = z_hat.h(), w = z_hat.w();
-  const std::vector<int32_t> in = IHS::input(z_hat);
-  auto a = std::make_unique<DeviceBuffer<int32_t>>(in.data(), in.size());
-  std::unique_ptr<DeviceBuffer<long long>> r;
-  const auto& layers = model_.layers();
-  for (size_t li = 0; li < layers.size(); ++li) {
-    const LayerArgs la = args(layers[li], w_->weight[li].get(), w_->bias[li].get(),
-                              w_->mul[li].get(), n, h, w);
-    const long long total = (long long)n * la.oh * la.ow * la.cout;
-    r = std::make_unique<DeviceBuffer<long long>>(size_t(total));
-    if (total) conv_kernel<<<grid(total, kThreads), kThreads>>>(la, a->get(), r->get(), total);
-    NLC_CUDA_CHECK(cudaGetLastError());
-    h = la.oh;
-    w = la.ow;
-    if (li + 1 < layers.size()) {
-      a = std::make_unique<DeviceBuffer<int32_t>>(size_t(total));
-      if (total) activation_kernel<<<grid(total, kThreads), kThreads>>>(r->get(), a->get(), total);
-      NLC_CUDA_CHECK(cudaGetLastError());
-    }
-  }
-  IHS::Output o;
-  o.n = n, o.h = h, o.w = w, o.c = model_.M();
-  const long long total = (long long)n * h * w * o.c;
-  DeviceBuffer<int32_t> mu(size_t(total), 0), sg(size_t(total), 0);
-  DeviceBuffer<uint8_t> idx(size_t(total), 0);
-  if (total)
-    finish_kernel<<<grid(total, kThreads), kThreads>>>(
-        r->get(), o.c, w_->thresholds->get(), int(model_.thresholds().size()), total, mu.get(),
-        sg.get(), idx.get());
-  NLC_CUDA_CHECK(cudaGetLastError());
-  o.mu_q.resize(size_t(total));
-  o.sigma_q.resize(size_t(total));
-  o.index.resize(size_t(total));
-  mu.to_host(o.mu_q.data());
-  sg.to_host(o.sigma_q.data());
-  idx.to_host(o.index.data());
-  return o;
-}
+IHS::Output IntegerHyperSynthesisGpu::run(const Tensor& z_hat) const { return run_on(model_, *w_, z_hat); }
 
 namespace host_emulation {
 IHS::Output integer_hs(const IHS& model, const Tensor& z_hat) {
   check_input(model, z_hat);
-  int n = z_hat.n(), h = z_hat.h(), w = z_hat.w();
-  std::vector<int32_t> a = IHS::input(z_hat);
-  std::vector<long long> r;
-  const auto& layers = model.layers();
-  for (size_t li = 0; li < layers.size(); ++li) {
-    const auto& l = layers[li];
-    const LayerArgs la = args(l, l.weight.data(), l.bias.data(), l.mul.data(), n, h, w);
-    const long long total = (long long)n * la.oh * la.ow * la.cout;
-    r.assign(size_t(total), 0);
-    for (long long e = 0; e < total; ++e) r[size_t(e)] = conv_element(la, a.data(), e);
-    h = la.oh;
-    w = la.ow;
-    if (li + 1 < layers.size()) {
-      a.resize(size_t(total));
-      for (long long e = 0; e < total; ++e) a[size_t(e)] = activation(r[size_t(e)]);
-    }
-  }
-  IHS::Output o;
-  o.n = n, o.h = h, o.w = w, o.c = model.M();
-  const long long total = (long long)n * h * w * o.c;
-  o.mu_q.resize(size_t(total));
-  o.sigma_q.resize(size_t(total));
-  o.index.resize(size_t(total));
-  for (long long e = 0; e < total; ++e)
-    finish_element(r.data(), o.c, model.thresholds().data(), int(model.thresholds().size()), e,
-                   o.mu_q.data(), o.sigma_q.data(), o.index.data());
-  return o;
+  return run_on(model, *detail::make_integer_hs_weights(model, false), z_hat);
 }
 }  // namespace host_emulation
 

@@ -17,38 +17,12 @@
 #include "entropy/rans_internal.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda.h"
+#include "kernels/cuda/resident.h"
 
 namespace nlc::cuda {
 namespace {
 
 using namespace nlc::rans_detail;
-
-// Every table, flattened for the device.
-struct Tables {
-  std::vector<uint32_t> cdf;     // each table's n + 1 cdf entries, concatenated
-  std::vector<uint32_t> base;    // index of table t's cdf[0]
-  std::vector<int32_t> nsym;     // n of table t (the last symbol is the escape)
-  std::vector<int32_t> offset;   // value of symbol 0
-};
-
-Tables flatten(const std::vector<QuantizedCdf>& tables) {
-  Tables f;
-  for (const auto& t : tables) {
-    f.base.push_back(uint32_t(f.cdf.size()));
-    f.nsym.push_back(t.num_symbols());
-    f.offset.push_back(t.offset);
-    f.cdf.insert(f.cdf.end(), t.cdf.begin(), t.cdf.end());
-  }
-  return f;
-}
-
-struct DeviceTables {
-  DeviceBuffer<uint32_t> cdf, base;
-  DeviceBuffer<int32_t> nsym, offset;
-  explicit DeviceTables(const Tables& f)
-      : cdf(f.cdf.data(), f.cdf.size()), base(f.base.data(), f.base.size()),
-        nsym(f.nsym.data(), f.nsym.size()), offset(f.offset.data(), f.offset.size()) {}
-};
 
 __host__ __device__ unsigned long long lane_start(unsigned long long n, unsigned lanes, unsigned k) {
   return n * k / lanes;  // n <= 2^40, k <= 2^20: no overflow
@@ -246,33 +220,150 @@ void check_inputs(const uint16_t* table_index, size_t n, const std::vector<Quant
 
 unsigned blocks(unsigned lanes, unsigned threads) { return (lanes + threads - 1) / threads; }
 
+// Lanes of one or more streams laid end to end, as the decoder reads them.
+struct LaneSet {
+  std::vector<uint8_t> data;
+  std::vector<unsigned long long> off, len, sym_begin, sym_end;
+};
+
+// Appends a stream's lanes (checked as the CPU decoder checks them), its symbols starting
+// at sym_base. Returns the number of lanes added.
+size_t add_stream(LaneSet& L, const uint8_t* data, size_t size, size_t n, unsigned long long sym_base) {
+  const LaneLayout layout = parse_lanes(data, size);  // the CPU decoder's checks and messages
+  const unsigned long long base = L.data.size();
+  for (uint32_t k = 0; k < layout.lanes; ++k) {
+    L.off.push_back(base + layout.offset[k]);
+    L.len.push_back(layout.length[k]);
+    L.sym_begin.push_back(sym_base + lane_begin(n, layout.lanes, k));
+    L.sym_end.push_back(sym_base + lane_begin(n, layout.lanes, k + 1));
+  }
+  L.data.insert(L.data.end(), data, data + size);
+  return layout.lanes;
+}
+
+// Decodes every lane of L into `values` (indexed by the lanes' symbol ranges, table
+// indices from `tid`; both where T lives). Returns each lane's LaneError.
+std::vector<int> decode_lanes(const LaneSet& L, const uint16_t* tid, const detail::RansTables& T,
+                              int32_t* values) {
+  if (L.off.size() > UINT32_MAX) throw std::invalid_argument("too many lanes");
+  const unsigned lanes = unsigned(L.off.size());
+  std::vector<int> errors(lanes);
+  if (!lanes) return errors;
+  const bool gpu = T.gpu;
+  detail::Array<uint8_t> data(L.data.data(), L.data.size(), gpu);
+  detail::Array<unsigned long long> off(L.off.data(), lanes, gpu), len(L.len.data(), lanes, gpu),
+      sb(L.sym_begin.data(), lanes, gpu), se(L.sym_end.data(), lanes, gpu);
+  detail::Array<int> err(lanes, gpu);
+  DecodeArgs d{data.get(), off.get(), len.get(), sb.get(), se.get(), tid, lanes, T.lut.get(),
+               T.sym.get(), T.bias.get(), T.nsym.get(), T.offset.get(), values, err.get()};
+  if (gpu) {
+    constexpr unsigned kThreads = 128;
+    decode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
+    NLC_CUDA_CHECK(cudaGetLastError());
+  } else {
+    for (uint32_t k = 0; k < lanes; ++k) decode_lane(k, d);
+  }
+  err.download(errors.data(), 0, lanes);
+  return errors;
+}
+
 // Both directions run the lane functions either as CUDA kernels (one thread per lane) or,
 // for host_emulation (tests of the kernels' logic on machines without a GPU), in a loop here.
 std::vector<uint8_t> encode(const int32_t* values, const uint16_t* table_index, size_t n,
                             const std::vector<QuantizedCdf>& tables, uint32_t lanes, bool gpu) {
   if (lanes == 0 || lanes > (1u << 20)) throw std::invalid_argument("lane count out of range");
   check_inputs(table_index, n, tables, gpu);
-  const Tables f = flatten(tables);
-  std::vector<uint32_t> words(lanes);
-  EncodeArgs a{values, table_index, n, lanes, f.cdf.data(), f.base.data(), f.nsym.data(),
-               f.offset.data(), words.data(), nullptr, nullptr};
-  constexpr unsigned kThreads = 128;
-  std::unique_ptr<DeviceTables> dt;
-  std::unique_ptr<DeviceBuffer<int32_t>> dv;
-  std::unique_ptr<DeviceBuffer<uint16_t>> di;
-  if (gpu) {
-    dt = std::make_unique<DeviceTables>(f);
-    dv = std::make_unique<DeviceBuffer<int32_t>>(values, n);
-    di = std::make_unique<DeviceBuffer<uint16_t>>(table_index, n);
-    DeviceBuffer<uint32_t> dwords(lanes);
-    EncodeArgs d{dv->get(), di->get(), n, lanes, dt->cdf.get(), dt->base.get(), dt->nsym.get(),
-                 dt->offset.get(), dwords.get(), nullptr, nullptr};
-    encode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
-    NLC_CUDA_CHECK(cudaGetLastError());
-    dwords.to_host(words.data());
-  } else {
-    for (uint32_t k = 0; k < lanes; ++k) encode_lane(k, a);
+  const auto T = detail::make_rans_tables(tables, gpu);
+  const detail::Array<int32_t> v(values, n, gpu);
+  const detail::Array<uint16_t> t(table_index, n, gpu);
+  return detail::rans_encode(v.get(), t.get(), n, *T, lanes);
+}
+
+// Any number of streams (sharing one set of tables) in one launch: their lanes are laid end
+// to end, so the GPU has as many threads as all streams have lanes.
+void decode(const std::vector<RansDecodeJob>& jobs, const std::vector<QuantizedCdf>& tables,
+            bool gpu) {
+  for (const auto& t : tables) t.validate();
+  if (gpu && !available()) throw std::runtime_error("no usable CUDA device");
+  LaneSet L;
+  std::vector<uint16_t> tid;
+  std::vector<size_t> first_lane;  // of each job
+  const bool single = jobs.size() == 1;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const RansDecodeJob& job = jobs[j];
+    if (job.n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+    check_table_indices(job.table_index, job.n, tables.size());
+    first_lane.push_back(L.off.size());
+    try {
+      add_stream(L, job.data, job.size, job.n, tid.size());
+    } catch (const StreamError& e) {
+      throw StreamError(single ? e.what() : "stream " + std::to_string(j) + ": " + e.what());
+    }
+    tid.insert(tid.end(), job.table_index, job.table_index + job.n);
   }
+  const auto T = detail::make_rans_tables(tables, gpu);
+  const detail::Array<uint16_t> dtid(tid.data(), tid.size(), gpu);
+  detail::Array<int32_t> dvalues(tid.size(), gpu);
+  const std::vector<int> errors = decode_lanes(L, dtid.get(), *T, dvalues.get());
+  const std::vector<int32_t> values = dvalues.to_vector();
+  size_t sym = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const size_t end_lane = j + 1 < jobs.size() ? first_lane[j + 1] : errors.size();
+    for (size_t k = first_lane[j]; k < end_lane; ++k)
+      throw_lane_error(errors[k], single ? "" : "stream " + std::to_string(j) + ": ");
+    std::copy(values.begin() + long(sym), values.begin() + long(sym + jobs[j].n), jobs[j].values);
+    sym += jobs[j].n;
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+std::unique_ptr<RansTables> make_rans_tables(const std::vector<QuantizedCdf>& tables, bool gpu) {
+  for (const auto& t : tables) t.validate();
+  if (gpu && !available()) throw std::runtime_error("no usable CUDA device");
+  std::vector<uint32_t> cdf, base;
+  std::vector<int32_t> nsym, offset;
+  for (const auto& t : tables) {
+    base.push_back(uint32_t(cdf.size()));
+    nsym.push_back(t.num_symbols());
+    offset.push_back(t.offset);
+    cdf.insert(cdf.end(), t.cdf.begin(), t.cdf.end());
+  }
+  const DecodeTables D = make_decode_tables(tables);
+  auto T = std::make_unique<RansTables>();
+  T->gpu = gpu;
+  T->count = tables.size();
+  T->cdf = Array<uint32_t>(cdf.data(), cdf.size(), gpu);
+  T->base = Array<uint32_t>(base.data(), base.size(), gpu);
+  T->nsym = Array<int32_t>(nsym.data(), nsym.size(), gpu);
+  T->offset = Array<int32_t>(offset.data(), offset.size(), gpu);
+  T->lut = Array<uint32_t>(D.lut.data(), D.lut.size(), gpu);
+  T->sym = Array<uint32_t>(D.sym.data(), D.sym.size(), gpu);
+  T->bias = Array<uint32_t>(D.bias.data(), D.bias.size(), gpu);
+  return T;
+}
+
+std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
+                                 const RansTables& T, uint32_t lanes) {
+  if (lanes == 0 || lanes > (1u << 20)) throw std::invalid_argument("lane count out of range");
+  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  const bool gpu = T.gpu;
+  constexpr unsigned kThreads = 128;
+  auto run = [&](const EncodeArgs& a) {
+    if (gpu) {
+      encode_kernel<<<blocks(lanes, kThreads), kThreads>>>(a);
+      NLC_CUDA_CHECK(cudaGetLastError());
+    } else {
+      for (uint32_t k = 0; k < lanes; ++k) encode_lane(k, a);
+    }
+  };
+  // First pass: each lane's word count.
+  Array<uint32_t> dwords(lanes, gpu);
+  run(EncodeArgs{values, table_index, n, lanes, T.cdf.get(), T.base.get(), T.nsym.get(),
+                 T.offset.get(), dwords.get(), nullptr, nullptr});
+  std::vector<uint32_t> words = dwords.to_vector();
   // Layout: u32 L | L x u32 length | lanes; lane k's bytes are [pos[k], pos[k + 1]).
   std::vector<unsigned long long> pos(size_t(lanes) + 1);
   pos[0] = 4 + 4ull * lanes;
@@ -283,98 +374,24 @@ std::vector<uint8_t> encode(const int32_t* values, const uint16_t* table_index, 
     const uint32_t len = uint32_t(pos[k + 1] - pos[k]);
     for (int b = 0; b < 4; ++b) out[4 + 4 * size_t(k) + size_t(b)] = uint8_t(len >> (8 * b));
   }
-  if (gpu) {
-    DeviceBuffer<uint8_t> dout(out.size());
-    DeviceBuffer<unsigned long long> dpos(pos.data(), pos.size());
-    EncodeArgs d{dv->get(), di->get(), n, lanes, dt->cdf.get(), dt->base.get(), dt->nsym.get(),
-                 dt->offset.get(), nullptr, dout.get(), dpos.get()};
-    encode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
-    NLC_CUDA_CHECK(cudaGetLastError());
-    // The lane table was written here; copy back only the lanes.
-    NLC_CUDA_CHECK(cudaMemcpy(out.data() + pos[0], dout.get() + pos[0], out.size() - pos[0],
-                              cudaMemcpyDeviceToHost));
-  } else {
-    a.words = nullptr;
-    a.out = out.data();
-    a.lane_pos = pos.data();
-    for (uint32_t k = 0; k < lanes; ++k) encode_lane(k, a);
-  }
+  // Second pass: the lanes (the table above is written here; only the lanes come back).
+  Array<uint8_t> dout(out.size(), gpu);
+  const Array<unsigned long long> dpos(pos.data(), pos.size(), gpu);
+  run(EncodeArgs{values, table_index, n, lanes, T.cdf.get(), T.base.get(), T.nsym.get(),
+                 T.offset.get(), nullptr, dout.get(), dpos.get()});
+  dout.download(out.data() + pos[0], pos[0], out.size() - pos[0]);
   return out;
 }
 
-// Any number of streams (sharing one set of tables) in one launch: their lanes are laid end
-// to end, so the GPU has as many threads as all streams have lanes.
-void decode(const std::vector<RansDecodeJob>& jobs, const std::vector<QuantizedCdf>& tables,
-            bool gpu) {
-  for (const auto& t : tables) t.validate();
-  if (gpu && !available()) throw std::runtime_error("no usable CUDA device");
-  std::vector<uint8_t> data;
-  std::vector<unsigned long long> off, len, sym_begin, sym_end;
-  std::vector<uint16_t> tid;
-  std::vector<size_t> first_lane;  // of each job
-  const bool single = jobs.size() == 1;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const RansDecodeJob& job = jobs[j];
-    if (job.n > kMaxSymbols) throw std::invalid_argument("too many symbols");
-    check_table_indices(job.table_index, job.n, tables.size());
-    LaneLayout L;
-    try {
-      L = parse_lanes(job.data, job.size);  // the CPU decoder's checks and messages
-    } catch (const StreamError& e) {
-      throw StreamError(single ? e.what() : "stream " + std::to_string(j) + ": " + e.what());
-    }
-    first_lane.push_back(off.size());
-    const unsigned long long base = data.size(), sym_base = tid.size();
-    for (uint32_t k = 0; k < L.lanes; ++k) {
-      off.push_back(base + L.offset[k]);
-      len.push_back(L.length[k]);
-      sym_begin.push_back(sym_base + lane_begin(job.n, L.lanes, k));
-      sym_end.push_back(sym_base + lane_begin(job.n, L.lanes, k + 1));
-    }
-    data.insert(data.end(), job.data, job.data + job.size);
-    tid.insert(tid.end(), job.table_index, job.table_index + job.n);
-  }
-  if (off.size() > UINT32_MAX) throw std::invalid_argument("too many lanes");
-  const unsigned lanes = unsigned(off.size());
-  const DecodeTables T = make_decode_tables(tables);
-  const Tables f = flatten(tables);
-  std::vector<int> errors(lanes);
-  std::vector<int32_t> values(tid.size());
-  if (gpu && lanes) {
-    DeviceBuffer<uint8_t> dd(data.data(), data.size());
-    DeviceBuffer<unsigned long long> doff(off.data(), off.size()), dlen(len.data(), len.size()),
-        dsb(sym_begin.data(), sym_begin.size()), dse(sym_end.data(), sym_end.size());
-    DeviceBuffer<uint16_t> di(tid.data(), tid.size());
-    DeviceBuffer<uint32_t> dlut(T.lut.data(), T.lut.size()), dsym(T.sym.data(), T.sym.size()),
-        dbias(T.bias.data(), T.bias.size());
-    DeviceBuffer<int32_t> dnsym(f.nsym.data(), f.nsym.size()),
-        doffset(f.offset.data(), f.offset.size()), dv(values.size());
-    DeviceBuffer<int> derr(lanes);
-    DecodeArgs d{dd.get(), doff.get(), dlen.get(), dsb.get(), dse.get(), di.get(), lanes,
-                 dlut.get(), dsym.get(), dbias.get(), dnsym.get(), doffset.get(), dv.get(),
-                 derr.get()};
-    constexpr unsigned kThreads = 128;
-    decode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
-    NLC_CUDA_CHECK(cudaGetLastError());
-    derr.to_host(errors.data());
-    dv.to_host(values.data());
-  } else {
-    DecodeArgs a{data.data(), off.data(), len.data(), sym_begin.data(), sym_end.data(),
-                 tid.data(), lanes, T.lut.data(), T.sym.data(), T.bias.data(), f.nsym.data(),
-                 f.offset.data(), values.data(), errors.data()};
-    for (uint32_t k = 0; k < lanes; ++k) decode_lane(k, a);
-  }
-  size_t sym = 0;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const size_t end_lane = j + 1 < jobs.size() ? first_lane[j + 1] : lanes;
-    for (size_t k = first_lane[j]; k < end_lane; ++k)
-      throw_lane_error(errors[k], single ? "" : "stream " + std::to_string(j) + ": ");
-    std::copy(values.begin() + long(sym), values.begin() + long(sym + jobs[j].n), jobs[j].values);
-    sym += jobs[j].n;
-  }
+void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
+                 const RansTables& T, int32_t* values) {
+  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  LaneSet L;
+  add_stream(L, data, size, n, 0);
+  for (int e : decode_lanes(L, table_index, T, values)) throw_lane_error(e, "");
 }
 
-}  // namespace
+}  // namespace detail
 
 std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
                                  const std::vector<QuantizedCdf>& tables, uint32_t lanes) {

@@ -10,8 +10,10 @@
 // KRSC (NHWC) to match the activations. Bias and a following ReLU are one small kernel.
 #include <cudnn.h>
 
+#include <map>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
 #include <string>
 
 #include "kernels/cuda/check.h"
@@ -81,6 +83,8 @@ struct Transform::Layer {
   std::unique_ptr<DeviceBuffer<float>> w, b;  // conv: filter (KRSC) and bias; GDN: gamma, beta
   cudnnFilterDescriptor_t filter = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
+  // cuDNN's algorithm choice per input shape (n, h, w): asked once, not per call.
+  std::map<std::tuple<int, int, int>, int> algo;
   ~Layer() {
     if (filter) cudnnDestroyFilterDescriptor(filter);
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
@@ -153,78 +157,117 @@ void Transform::add_relu() {
 }
 
 namespace {
-// out = conv(in) (or the transposed convolution) for a layer's filter and descriptors.
-void run_conv(cudnnHandle_t handle, const ConvSpec& spec, cudnnFilterDescriptor_t filter,
-              cudnnConvolutionDescriptor_t conv, const float* weight, const Shape& in_shape,
-              const float* in, const Shape& out_shape, float* out) {
+// out = conv(in) (or the transposed convolution) for a layer's filter and descriptors, with
+// the algorithm cuDNN's heuristics rank first among the usable ones (remembered per shape).
+void run_conv(cudnnHandle_t handle, Transform::Layer& l, const Shape& in_shape, const float* in,
+              const Shape& out_shape, float* out) {
   const TensorDesc in_d(in_shape), out_d(out_shape);
   const float one = 1.f, zero = 0.f;
   size_t ws_size = 0;
-  if (!spec.transposed) {
-    cudnnConvolutionFwdAlgoPerf_t perf[8];
-    int found = 0;
-    NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, filter, conv, out_d.d,
-                                                           8, &found, perf));
-    const int pick = first_usable(perf, found, "forward");
-    NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, filter, conv, out_d.d,
-                                                            perf[pick].algo, &ws_size));
+  const auto key = std::make_tuple(in_shape.n, in_shape.h, in_shape.w);
+  auto cached = l.algo.find(key);
+  if (!l.spec.transposed) {
+    cudnnConvolutionFwdAlgo_t algo;
+    if (cached != l.algo.end()) {
+      algo = cudnnConvolutionFwdAlgo_t(cached->second);
+    } else {
+      cudnnConvolutionFwdAlgoPerf_t perf[8];
+      int found = 0;
+      NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, l.filter, l.conv,
+                                                             out_d.d, 8, &found, perf));
+      algo = perf[first_usable(perf, found, "forward")].algo;
+      l.algo[key] = int(algo);
+    }
+    NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, l.filter, l.conv,
+                                                            out_d.d, algo, &ws_size));
     DeviceBuffer<uint8_t> ws(ws_size);
-    NLC_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, in_d.d, in, filter, weight, conv,
-                                            perf[pick].algo, ws.get(), ws_size, &zero, out_d.d,
-                                            out));
+    NLC_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, in_d.d, in, l.filter, l.w->get(), l.conv,
+                                            algo, ws.get(), ws_size, &zero, out_d.d, out));
   } else {
     // Transposed: our input is the forward conv's output gradient, our output its input.
-    cudnnConvolutionBwdDataAlgoPerf_t perf[8];
-    int found = 0;
-    NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, filter, in_d.d, conv,
-                                                                out_d.d, 8, &found, perf));
-    const int pick = first_usable(perf, found, "backward-data");
-    NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, filter, in_d.d, conv,
-                                                                 out_d.d, perf[pick].algo, &ws_size));
+    cudnnConvolutionBwdDataAlgo_t algo;
+    if (cached != l.algo.end()) {
+      algo = cudnnConvolutionBwdDataAlgo_t(cached->second);
+    } else {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+      int found = 0;
+      NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, l.filter, in_d.d, l.conv,
+                                                                  out_d.d, 8, &found, perf));
+      algo = perf[first_usable(perf, found, "backward-data")].algo;
+      l.algo[key] = int(algo);
+    }
+    NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, l.filter, in_d.d, l.conv,
+                                                                 out_d.d, algo, &ws_size));
     DeviceBuffer<uint8_t> ws(ws_size);
-    NLC_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, filter, weight, in_d.d, in, conv,
-                                                 perf[pick].algo, ws.get(), ws_size, &zero,
-                                                 out_d.d, out));
+    NLC_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, l.filter, l.w->get(), in_d.d, in,
+                                                 l.conv, algo, ws.get(), ws_size, &zero, out_d.d,
+                                                 out));
   }
 }
 }  // namespace
 
-Tensor Transform::forward(const Tensor& x) {
+Shape Transform::output_shape(const Shape& in) const {
+  Shape s = in;
+  for (const auto& l : layers_)
+    if (l->kind == Layer::kConv) s = conv_output_shape(l->spec, s);  // throws on a bad input
+  return s;
+}
+
+const float* Transform::forward_device(const float* x, const Shape& in_shape, Shape* out_shape) {
   auto handle = static_cast<cudnnHandle_t>(handle_);
-  Shape shape = x.shape();
-  auto cur = std::make_unique<DeviceBuffer<float>>(x.data(), x.numel());
+  Shape shape = in_shape;
+  const float* cur = x;
+  std::unique_ptr<DeviceBuffer<float>> cur_buf;  // owns cur after the first layer
   for (const auto& lp : layers_) {
-    const Layer& l = *lp;
+    Layer& l = *lp;
     const long long total_in = (long long)shape.numel();
     if (l.kind == Layer::kGdn) {
       if (shape.c != l.gdn.channels) throw std::invalid_argument("GDN channel count mismatch");
       DeviceBuffer<float> sq(shape.numel()), norm(shape.numel());
       auto out = std::make_unique<DeviceBuffer<float>>(shape.numel());
       if (total_in) {
-        square_kernel<<<blocks_for(total_in), 256>>>(cur->get(), sq.get(), total_in);
+        square_kernel<<<blocks_for(total_in), 256>>>(cur, sq.get(), total_in);
         NLC_CUDA_CHECK(cudaGetLastError());
-        run_conv(handle, l.spec, l.filter, l.conv, l.w->get(), shape, sq.get(), shape, norm.get());
-        gdn_finish_kernel<<<blocks_for(total_in), 256>>>(cur->get(), norm.get(), l.b->get(),
-                                                         out->get(), total_in, shape.c,
-                                                         l.gdn.inverse);
+        run_conv(handle, l, shape, sq.get(), shape, norm.get());
+        gdn_finish_kernel<<<blocks_for(total_in), 256>>>(cur, norm.get(), l.b->get(), out->get(),
+                                                         total_in, shape.c, l.gdn.inverse);
         NLC_CUDA_CHECK(cudaGetLastError());
       }
-      cur = std::move(out);
+      cur_buf = std::move(out);
+      cur = cur_buf->get();
       continue;
     }
-    const Shape out_shape = conv_output_shape(l.spec, shape);  // throws on a bad input
-    auto out = std::make_unique<DeviceBuffer<float>>(out_shape.numel());
-    run_conv(handle, l.spec, l.filter, l.conv, l.w->get(), shape, cur->get(), out_shape, out->get());
-    const long long total = (long long)out_shape.numel();
-    if (total)
-      bias_relu_kernel<<<blocks_for(total), 256>>>(out->get(), l.b->get(), total, out_shape.c,
-                                                   l.relu);
-    NLC_CUDA_CHECK(cudaGetLastError());
-    cur = std::move(out);
-    shape = out_shape;
+    const Shape next = conv_output_shape(l.spec, shape);  // throws on a bad input
+    auto out = std::make_unique<DeviceBuffer<float>>(next.numel());
+    if (total_in && next.numel()) {
+      run_conv(handle, l, shape, cur, next, out->get());
+      const long long total = (long long)next.numel();
+      bias_relu_kernel<<<blocks_for(total), 256>>>(out->get(), l.b->get(), total, next.c, l.relu);
+      NLC_CUDA_CHECK(cudaGetLastError());
+    }
+    cur_buf = std::move(out);
+    cur = cur_buf->get();
+    shape = next;
   }
+  if (!cur_buf) {  // no layers: the output is a copy of the input
+    cur_buf = std::make_unique<DeviceBuffer<float>>(shape.numel());
+    if (shape.numel())
+      NLC_CUDA_CHECK(cudaMemcpy(cur_buf->get(), x, shape.numel() * sizeof(float),
+                                cudaMemcpyDeviceToDevice));
+  }
+  const float* out = cur_buf->get();
+  result_ = std::shared_ptr<DeviceBuffer<float>>(std::move(cur_buf));
+  *out_shape = shape;
+  return out;
+}
+
+Tensor Transform::forward(const Tensor& x) {
+  const DeviceBuffer<float> in(x.data(), x.numel());
+  Shape shape;
+  const float* out = forward_device(in.get(), x.shape(), &shape);
   Tensor y(shape);
-  cur->to_host(y.data());
+  if (shape.numel())
+    NLC_CUDA_CHECK(cudaMemcpy(y.data(), out, shape.numel() * sizeof(float), cudaMemcpyDeviceToHost));
   return y;
 }
 

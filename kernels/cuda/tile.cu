@@ -1,0 +1,241 @@
+// The codec's tile pipeline on the GPU (TileCodec, cuda.h). Each step is one of:
+//   * a cuDNN transform on device memory (Transform::forward_device),
+//   * the integer h_s or the lane coder on device arrays (resident.h),
+//   * a per-element functor from models/quantize.h run by detail::for_each,
+// so in host emulation (host memory, CPU transforms, the same functors in loops) the very
+// same sequence runs on machines without a GPU, where tests hold it to the CPU codec.
+//
+//   encode: pixels -> samples -> g_a -> *gain -> h_a -> round -> z (host: rANS)
+//                                                           \-> integer h_s -> mu, index
+//           y_g, mu -> round(y_g - mu) -> rANS (lanes on the device)
+//   decode: z (host: rANS) -> integer h_s -> mu, index -> rANS -> (sym + mu) / gain -> g_s
+//           -> clamp, round -> pixels
+// The z latent is 1/4096 of the pixels: it is coded on the host, where the CPU coder is
+// faster than a handful of GPU lanes, and crosses the bus as int32.
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernels/cuda/cuda.h"
+#include "kernels/cuda/resident.h"
+#include "models/quantize.h"
+
+namespace nlc::cuda {
+namespace {
+
+// Pixels (w x h x ch) -> samples [H][W][3], edge-replicated to the padded size
+// (image_to_tensor).
+struct ToSamples {
+  const uint8_t* px;
+  int w, h, ch, W;
+  float* x;
+  __host__ __device__ void operator()(long long e) const {
+    const int c = int(e % 3);
+    const long long p = e / 3;
+    const int X = int(p % W), Y = int(p / W);
+    const int sx = X < w ? X : w - 1, sy = Y < h ? Y : h - 1;
+    x[e] = quant::sample(px[((long long)sy * w + sx) * ch + (ch == 3 ? c : 0)]);
+  }
+};
+
+// y_g = y * gain per channel (MeanScaleHyperprior::scale_channels).
+struct ScaleChannels {
+  const float* y;
+  const float* gain;
+  int C;
+  float* out;
+  __host__ __device__ void operator()(long long e) const { out[e] = y[e] * gain[e % C]; }
+};
+
+// z -> rounded symbol and the integer h_s input (MeanScaleHyperprior::round, then
+// IntegerHyperSynthesis::input).
+struct RoundZ {
+  const float* z;
+  int32_t* sym;
+  int32_t* hs_in;
+  __host__ __device__ void operator()(long long e) const {
+    const int32_t s = quant::symbol(quant::round_half_even(z[e]));
+    sym[e] = s;
+    hs_in[e] = quant::hs_input(s);
+  }
+};
+
+struct Quantize {
+  const float* y_g;
+  const int32_t* mu_q;
+  int32_t* sym;
+  __host__ __device__ void operator()(long long e) const {
+    sym[e] = quant::residual_symbol(y_g[e], mu_q[e]);
+  }
+};
+
+struct Dequantize {
+  const int32_t* sym;
+  const int32_t* mu_q;
+  const float* inv_gain;
+  int M;
+  float* y_hat;
+  __host__ __device__ void operator()(long long e) const {
+    y_hat[e] = quant::dequantize(sym[e], mu_q[e], inv_gain[e % M]);
+  }
+};
+
+// Synthesised [H][W][3] -> pixels w x h x ch (tensor_to_image); one element per pixel.
+struct ToPixels {
+  const float* t;
+  int W, w, ch;
+  uint8_t* px;
+  __host__ __device__ void operator()(long long e) const {
+    const long long X = e % w, Y = e / w;
+    const float* s = t + (Y * W + X) * 3;
+    const float r = quant::pixel_scale(s[0]), g = quant::pixel_scale(s[1]), b = quant::pixel_scale(s[2]);
+    if (ch == 3) {
+      px[e * 3] = quant::pixel(r);
+      px[e * 3 + 1] = quant::pixel(g);
+      px[e * 3 + 2] = quant::pixel(b);
+    } else {
+      px[e] = quant::gray_pixel(r, g, b);
+    }
+  }
+};
+
+int round_up(int v, int a) { return (v + a - 1) / a * a; }
+
+}  // namespace
+
+struct TileCodec::Impl {
+  TileModel m;
+  bool gpu = false;
+  Transform* dev[3] = {nullptr, nullptr, nullptr};  // g_a, h_a, g_s on the GPU
+  HostTransform host[3];                             // or on the host
+  Tensor host_out[3];                                // their last outputs (host emulation)
+  std::unique_ptr<detail::RansTables> y_tables;
+  std::unique_ptr<detail::IntegerHsWeights> hs;
+
+  void init(const TileModel& model, bool on_gpu) {
+    if (!model.hs || !model.hs->loaded() || !model.z_tables || !model.y_tables || model.N <= 0 ||
+        model.M <= 0 || model.align <= 0)
+      throw std::invalid_argument("TileCodec: incomplete model");
+    if (model.z_tables->size() != size_t(model.N) ||
+        model.y_tables->size() < model.hs->thresholds().size() + 1)
+      throw std::invalid_argument("TileCodec: the tables do not match the model");
+    m = model;
+    gpu = on_gpu;
+    y_tables = detail::make_rans_tables(*m.y_tables, gpu);
+    hs = detail::make_integer_hs_weights(*m.hs, gpu);
+  }
+
+  // Runs transform i (0 g_a, 1 h_a, 2 g_s) on x (where the pipeline runs); the result stays
+  // valid until transform i runs again.
+  const float* transform(int i, const float* x, const Shape& in, Shape* out) {
+    if (gpu) return dev[i]->forward_device(x, in, out);
+    Tensor t = Tensor::uninitialized(in);
+    std::copy(x, x + in.numel(), t.data());
+    host_out[i] = host[i](t);
+    *out = host_out[i].shape();
+    return host_out[i].data();
+  }
+};
+
+TileCodec::TileCodec(const TileModel& m, Transform* g_a, Transform* h_a, Transform* g_s)
+    : impl_(std::make_unique<Impl>()) {
+  if (!g_a || !h_a || !g_s) throw std::invalid_argument("TileCodec: missing transform");
+  if (!available()) throw std::runtime_error("no usable CUDA device");
+  impl_->init(m, true);
+  impl_->dev[0] = g_a;
+  impl_->dev[1] = h_a;
+  impl_->dev[2] = g_s;
+}
+
+TileCodec::TileCodec(const TileModel& m, HostTransform g_a, HostTransform h_a, HostTransform g_s)
+    : impl_(std::make_unique<Impl>()) {
+  if (!g_a || !h_a || !g_s) throw std::invalid_argument("TileCodec: missing transform");
+  impl_->init(m, false);
+  impl_->host[0] = std::move(g_a);
+  impl_->host[1] = std::move(h_a);
+  impl_->host[2] = std::move(g_s);
+}
+
+TileCodec::~TileCodec() = default;
+
+TileCodec::Streams TileCodec::encode(const uint8_t* pixels, int w, int h, int ch,
+                                     const std::vector<float>& gain) {
+  Impl& I = *impl_;
+  const bool gpu = I.gpu;
+  const TileModel& m = I.m;
+  if (w <= 0 || h <= 0 || (ch != 1 && ch != 3)) throw std::invalid_argument("TileCodec: bad tile");
+  if (gain.size() != size_t(m.M)) throw std::invalid_argument("TileCodec: gain size mismatch");
+  const int H = round_up(h, m.align), W = round_up(w, m.align);
+
+  const detail::Array<uint8_t> px(pixels, size_t(w) * h * ch, gpu);
+  detail::Array<float> x(size_t(H) * W * 3, gpu);
+  detail::for_each(gpu, (long long)x.size(), ToSamples{px.get(), w, h, ch, W, x.get()});
+
+  Shape ys;
+  const float* y = I.transform(0, x.get(), Shape{1, H, W, 3}, &ys);
+  if (ys.c != m.M) throw std::logic_error("TileCodec: g_a output has the wrong channels");
+  const detail::Array<float> g(gain.data(), gain.size(), gpu);
+  detail::Array<float> y_g(ys.numel(), gpu);
+  detail::for_each(gpu, (long long)ys.numel(), ScaleChannels{y, g.get(), m.M, y_g.get()});
+
+  Shape zs;
+  const float* z = I.transform(1, y_g.get(), ys, &zs);
+  if (zs.c != m.N) throw std::logic_error("TileCodec: h_a output has the wrong channels");
+  const size_t nz = zs.numel();
+  detail::Array<int32_t> z_sym(nz, gpu), hs_in(nz, gpu);
+  detail::for_each(gpu, (long long)nz, RoundZ{z, z_sym.get(), hs_in.get()});
+
+  int oh = 0, ow = 0;
+  detail::integer_hs_output_size(*m.hs, zs.h, zs.w, oh, ow);
+  if (oh != ys.h || ow != ys.w) throw std::logic_error("TileCodec: h_s and g_a grids differ");
+  const size_t ny = ys.numel();
+  detail::Array<int32_t> mu(ny, gpu), y_sym(ny, gpu);
+  detail::Array<uint16_t> tid(ny, gpu);
+  detail::integer_hs(*m.hs, *I.hs, hs_in.get(), 1, zs.h, zs.w, mu.get(), nullptr, tid.get());
+  detail::for_each(gpu, (long long)ny, Quantize{y_g.get(), mu.get(), y_sym.get()});
+
+  Streams s;
+  const std::vector<int32_t> zv = z_sym.to_vector();
+  std::vector<uint16_t> zi(nz);
+  for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N));
+  s.z = nlc::rans_encode(zv.data(), zi.data(), nz, *m.z_tables, default_lane_count(nz));
+  s.y = detail::rans_encode(y_sym.get(), tid.get(), ny, *I.y_tables, default_lane_count(ny));
+  return s;
+}
+
+void TileCodec::decode(const uint8_t* zb, size_t z_size, const uint8_t* yb, size_t y_size, int w,
+                       int h, int ch, const std::vector<float>& inv_gain, uint8_t* pixels) {
+  Impl& I = *impl_;
+  const bool gpu = I.gpu;
+  const TileModel& m = I.m;
+  if (w <= 0 || h <= 0 || (ch != 1 && ch != 3)) throw std::invalid_argument("TileCodec: bad tile");
+  if (inv_gain.size() != size_t(m.M)) throw std::invalid_argument("TileCodec: gain size mismatch");
+  const int zh = round_up(h, m.align) / m.align, zw = round_up(w, m.align) / m.align;
+  const size_t nz = size_t(zh) * zw * m.N;
+  std::vector<uint16_t> zi(nz);
+  for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N));
+  std::vector<int32_t> zv(nz);
+  nlc::rans_decode(zb, z_size, zi.data(), nz, *m.z_tables, zv.data());
+  for (int32_t& v : zv) v = quant::hs_input(v);
+  const detail::Array<int32_t> hs_in(zv.data(), nz, gpu);
+
+  int oh = 0, ow = 0;
+  detail::integer_hs_output_size(*m.hs, zh, zw, oh, ow);
+  const size_t ny = size_t(oh) * ow * m.M;
+  detail::Array<int32_t> mu(ny, gpu), y_sym(ny, gpu);
+  detail::Array<uint16_t> tid(ny, gpu);
+  detail::integer_hs(*m.hs, *I.hs, hs_in.get(), 1, zh, zw, mu.get(), nullptr, tid.get());
+  detail::rans_decode(yb, y_size, tid.get(), ny, *I.y_tables, y_sym.get());
+
+  const detail::Array<float> ig(inv_gain.data(), inv_gain.size(), gpu);
+  detail::Array<float> y_hat(ny, gpu);
+  detail::for_each(gpu, (long long)ny, Dequantize{y_sym.get(), mu.get(), ig.get(), m.M, y_hat.get()});
+  Shape xs;
+  const float* t = I.transform(2, y_hat.get(), Shape{1, oh, ow, m.M}, &xs);
+  if (xs.n != 1 || xs.c != 3 || xs.h < h || xs.w < w)
+    throw std::logic_error("TileCodec: g_s output " + xs.str() + " does not hold the tile");
+  detail::Array<uint8_t> px(size_t(w) * h * ch, gpu);
+  detail::for_each(gpu, (long long)w * h, ToPixels{t, xs.w, w, ch, px.get()});
+  px.download(pixels, 0, px.size());
+}
+
+}  // namespace nlc::cuda
