@@ -11,6 +11,7 @@
 
 #include "bitstream/container.h"
 #include "codec/src/accelerator.h"
+#include "codec/src/tile_jobs.h"
 #include "kernels/cuda/cuda.h"
 #include "models/hyperprior.h"
 #include "nlc/codec.h"
@@ -51,13 +52,11 @@ class EmulatedGpu final : public Accelerator {
     y = std::move(s.y);
     return true;
   }
-  bool decode_tile(const uint8_t* z, size_t zn, const uint8_t* y, size_t yn,
-                   const std::vector<float>& inv_gain, const std::vector<QuantizedCdf>& zt,
-                   const std::vector<QuantizedCdf>& yt, Image& tile) override {
+  bool decode_tiles(const std::vector<TileDecodeJob>& jobs, const std::vector<QuantizedCdf>& zt,
+                    const std::vector<QuantizedCdf>& yt, std::vector<std::string>& errors) override {
     if (!whole_tiles_) return false;
-    ++tile_calls;
-    tiles(zt, yt).decode(z, zn, y, yn, tile.width, tile.height, tile.channels, inv_gain,
-                         tile.pixels.data());
+    tile_calls += int(jobs.size());
+    errors = tiles(zt, yt).decode(tile_jobs(jobs));
     return true;
   }
   static inline int calls = 0, tile_calls = 0;
@@ -176,6 +175,42 @@ TEST(Accelerator, WholeTilePipelineIdenticalToTheCpu) {
   EXPECT_GT(rejected, 0);
 }
 
+// decode_batch through the whole-tile pipeline: all tiles of all streams in one call (one
+// coder launch, equal-sized tiles synthesised as one batch): each image equals the CPU's;
+// a damaged stream in the batch gives the CPU's error for it, naming the stream.
+TEST(Accelerator, BatchedTilesIdenticalToTheCpu) {
+  const std::string model = default_model_path();
+  Encoder enc(model);
+  Decoder cpu(model), acc(model);
+  acc.set_accelerator(emulated(true));
+  const std::vector<Image> images{noise_image(80, 48, 10), noise_image(150, 90, 11),
+                                  gray(noise_image(80, 48, 12)), noise_image(80, 48, 13)};
+  std::vector<std::vector<uint8_t>> streams;
+  for (size_t i = 0; i < images.size(); ++i) streams.push_back(enc.encode(images[i], 0.5 + double(i)));
+  const int before = EmulatedGpu::tile_calls;
+  const auto decoded = acc.decode_batch(streams);
+  EXPECT_EQ(EmulatedGpu::tile_calls, before + int(images.size()));
+  ASSERT_EQ(decoded.size(), images.size());
+  for (size_t i = 0; i < images.size(); ++i) {
+    const Image c = cpu.decode(streams[i]);
+    EXPECT_EQ(decoded[i].channels, c.channels);
+    EXPECT_EQ(decoded[i].pixels, c.pixels) << i;
+  }
+  // Stream 2's LATENT payload truncated (CRC recomputed).
+  const bitstream::Parsed p = bitstream::parse(streams[2].data(), streams[2].size());
+  std::vector<bitstream::Section> sections;
+  for (const auto& v : p.sections)
+    sections.push_back({v.type, v.required, std::vector<uint8_t>(v.data, v.data + v.size)});
+  sections[1].payload.resize(sections[1].payload.size() - 3);
+  auto bad = streams;
+  bad[2] = bitstream::write(p.header, sections);
+  std::string cpu_error, acc_error;
+  try { cpu.decode(bad[2]); } catch (const StreamError& e) { cpu_error = e.what(); }
+  try { acc.decode_batch(bad); } catch (const StreamError& e) { acc_error = e.what(); }
+  ASSERT_FALSE(cpu_error.empty());
+  EXPECT_EQ(acc_error, "stream 2: " + cpu_error);
+}
+
 TEST(Codec, BatchEqualsOneByOne) {
   const std::string model = default_model_path();
   Encoder enc(model);
@@ -190,7 +225,12 @@ TEST(Codec, BatchEqualsOneByOne) {
   for (size_t i = 0; i < images.size(); ++i) EXPECT_EQ(decoded[i].pixels, dec.decode(streams[i]).pixels);
   auto bad = streams;
   bad[1].resize(bad[1].size() / 2);
-  EXPECT_THROW(dec.decode_batch(bad), StreamError);
+  try {
+    dec.decode_batch(bad);
+    ADD_FAILURE() << "a truncated stream decoded";
+  } catch (const StreamError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("stream 1: ", 0), 0u) << e.what();
+  }
   EXPECT_TRUE(enc.encode_batch({}, 1.0).empty());
 }
 

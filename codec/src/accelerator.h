@@ -39,19 +39,29 @@ class Accelerator {
   virtual void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index,
                            size_t n, const std::vector<QuantizedCdf>& tables, int32_t* values) = 0;
 
-  // A whole tile: pixels -> the HYPER_LATENT and LATENT payloads (gain: the quality's), and
-  // back into `tile` (its width, height and channels set, pixels sized). Same results as the
-  // stages above. False: not provided (the codec runs the stages).
+  // Whole tiles. Same results as the stages above; false: not provided (the codec then runs
+  // the stages). One tile: pixels -> the HYPER_LATENT and LATENT payloads (gain: the
+  // quality's).
   virtual bool encode_tile(const Image& /*tile*/, const std::vector<float>& /*gain*/,
                            const std::vector<QuantizedCdf>& /*z_tables*/,
                            const std::vector<QuantizedCdf>& /*y_tables*/,
                            std::vector<uint8_t>& /*z*/, std::vector<uint8_t>& /*y*/) {
     return false;
   }
-  virtual bool decode_tile(const uint8_t* /*z*/, size_t /*z_size*/, const uint8_t* /*y*/,
-                           size_t /*y_size*/, const std::vector<float>& /*inv_gain*/,
-                           const std::vector<QuantizedCdf>& /*z_tables*/,
-                           const std::vector<QuantizedCdf>& /*y_tables*/, Image& /*tile*/) {
+  // Many tiles (of one or many images) at once: fills each job's tile and sets errors[j] to
+  // "" or the message of the StreamError the CPU decoder throws for that tile.
+  struct TileDecodeJob {
+    const uint8_t* z;
+    size_t z_size;
+    const uint8_t* y;
+    size_t y_size;
+    const std::vector<float>* inv_gain;  // the stream's quality
+    Image* tile;                         // width, height, channels set; pixels sized
+  };
+  virtual bool decode_tiles(const std::vector<TileDecodeJob>& /*jobs*/,
+                            const std::vector<QuantizedCdf>& /*z_tables*/,
+                            const std::vector<QuantizedCdf>& /*y_tables*/,
+                            std::vector<std::string>& /*errors*/) {
     return false;
   }
 };

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "bitstream/container.h"
 #include "codec/src/accelerator.h"
@@ -186,12 +187,6 @@ void Decoder::set_accelerator(const AcceleratorFactory& make) {
 }
 std::string Decoder::device() const { return accel_ ? accel_->describe() : "CPU"; }
 
-std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>& streams) {
-  std::vector<Image> out;
-  out.reserve(streams.size());
-  for (const auto& s : streams) out.push_back(decode(s));
-  return out;
-}
 const std::string& Decoder::model_identity() const { return model_->identity_hex(); }
 
 namespace {
@@ -231,25 +226,21 @@ Image decode_tile_stages(MeanScaleHyperprior& m, Accelerator* a, const CodecTabl
   return tensor_to_image(a ? a->g_s(y_hat) : m.g_s(y_hat), w, h, channels);
 }
 
-// Decodes one tile of w x h pixels from its two sections into `out` at (x0, y0).
-void decode_tile(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
-                 const bitstream::SectionView& sz, const bitstream::SectionView& sy, double q,
-                 int w, int h, Image& out, int x0, int y0) {
-  auto gains = m.gains(q);
-  Image t{w, h, out.channels, std::vector<uint8_t>(size_t(w) * h * out.channels)};
-  if (!(a && a->decode_tile(sz.data, sz.size, sy.data, sy.size, gains.inv_gain, tables.z, tables.y, t)))
-    t = decode_tile_stages(m, a, tables, sz, sy, gains, w, h, out.channels);
-  const size_t row = size_t(w) * out.channels;
-  for (int y = 0; y < h; ++y)
-    std::memcpy(&out.pixels[(size_t(y0 + y) * out.width + x0) * out.channels],
-                &t.pixels[size_t(y) * row], row);
-}
+// A stream checked against this decoder, with its output image and its tiles.
+struct Prepared {
+  bitstream::Parsed p;
+  MeanScaleHyperprior::Gains gains;
+  Image out;
+  struct Tile {
+    int x0, y0, w, h;
+  };
+  std::vector<Tile> tiles;  // tile k's sections are p.sections[2k], [2k + 1]
+};
 
-}  // namespace
-
-Image Decoder::decode(const uint8_t* data, size_t size) {
-  bitstream::Parsed p = bitstream::parse(data, size);
-  MeanScaleHyperprior& m = *model_;
+Prepared prepare(MeanScaleHyperprior& m, const uint8_t* data, size_t size) {
+  Prepared r;
+  bitstream::Parsed& p = r.p;
+  p = bitstream::parse(data, size);
   if (p.header.model_id != m.identity())
     throw StreamError("stream was encoded with model sha256:" + to_hex(p.header.model_id).substr(0, 16) +
                       "..., this decoder has model sha256:" + m.identity_hex().substr(0, 16) +
@@ -275,17 +266,112 @@ Image Decoder::decode(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < p.sections.size(); ++i)
     if (p.sections[i].type != (i % 2 ? bitstream::kLatent : bitstream::kHyperLatent))
       throw StreamError("stream sections are not HYPER_LATENT, LATENT pairs in order");
-
-  Image out{int(W), int(H), p.header.colour == bitstream::ColourFormat::kGray ? 1 : 3, {}};
-  out.pixels.resize(size_t(W) * H * size_t(out.channels));
+  r.gains = m.gains(q);
+  r.out = Image{int(W), int(H), p.header.colour == bitstream::ColourFormat::kGray ? 1 : 3, {}};
+  r.out.pixels.resize(size_t(W) * H * size_t(r.out.channels));
   for (uint32_t ty = 0; ty < tiles_y; ++ty)
     for (uint32_t tx = 0; tx < tiles_x; ++tx) {
-      const size_t k = size_t(ty) * tiles_x + tx;
       const uint32_t x0 = T ? tx * T : 0, y0 = T ? ty * T : 0;
-      const uint32_t w = T ? std::min(T, W - x0) : W, h = T ? std::min(T, H - y0) : H;
-      decode_tile(m, accel_.get(), *tables_, p.sections[2 * k], p.sections[2 * k + 1], q, int(w), int(h), out,
-                  int(x0), int(y0));
+      r.tiles.push_back({int(x0), int(y0), int(T ? std::min(T, W - x0) : W),
+                         int(T ? std::min(T, H - y0) : H)});
     }
+  return r;
+}
+
+void place(const Image& t, Image& out, int x0, int y0) {
+  const size_t row = size_t(t.width) * out.channels;
+  for (int y = 0; y < t.height; ++y)
+    std::memcpy(&out.pixels[(size_t(y0 + y) * out.width + x0) * out.channels],
+                &t.pixels[size_t(y) * row], row);
+}
+
+// Decodes the prepared streams' tiles into their images: stage by stage (CPU, or the
+// accelerator's stages), or all tiles through the accelerator's decode_tiles in batches of
+// up to kBatchPixels. A failing tile throws StreamError, the first in stream and tile order,
+// its message prefixed by prefix(stream index).
+void decode_prepared(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& tables,
+                     std::vector<Prepared>& streams,
+                     const std::function<std::string(size_t)>& prefix) {
+  struct Ref {
+    size_t stream, tile;
+  };
+  std::vector<Ref> order;
+  for (size_t i = 0; i < streams.size(); ++i)
+    for (size_t k = 0; k < streams[i].tiles.size(); ++k) order.push_back({i, k});
+  constexpr uint64_t kBatchPixels = uint64_t(1) << 25;
+  std::vector<Image> tiles;
+  std::vector<Accelerator::TileDecodeJob> jobs;
+  std::vector<std::string> errors;
+  for (size_t first = 0; first < order.size();) {
+    size_t last = first;
+    uint64_t pixels = 0;
+    while (last < order.size()) {
+      const auto& t = streams[order[last].stream].tiles[order[last].tile];
+      if (last > first && pixels + uint64_t(t.w) * t.h > kBatchPixels) break;
+      pixels += uint64_t(t.w) * t.h;
+      ++last;
+    }
+    tiles.clear();
+    jobs.clear();
+    for (size_t r = first; r < last; ++r) {
+      Prepared& s = streams[order[r].stream];
+      const auto& t = s.tiles[order[r].tile];
+      tiles.push_back(Image{t.w, t.h, s.out.channels,
+                            std::vector<uint8_t>(size_t(t.w) * t.h * s.out.channels)});
+    }
+    for (size_t r = first; r < last; ++r) {
+      Prepared& s = streams[order[r].stream];
+      const auto& sz = s.p.sections[2 * order[r].tile];
+      const auto& sy = s.p.sections[2 * order[r].tile + 1];
+      jobs.push_back({sz.data, sz.size, sy.data, sy.size, &s.gains.inv_gain, &tiles[r - first]});
+    }
+    errors.assign(jobs.size(), "");
+    const bool batched = a && a->decode_tiles(jobs, tables.z, tables.y, errors);
+    for (size_t r = first; r < last; ++r) {
+      Prepared& s = streams[order[r].stream];
+      const auto& t = s.tiles[order[r].tile];
+      Image& tile = tiles[r - first];
+      try {
+        if (!batched) {
+          tile = decode_tile_stages(m, a, tables, s.p.sections[2 * order[r].tile],
+                                    s.p.sections[2 * order[r].tile + 1], s.gains, t.w, t.h,
+                                    s.out.channels);
+        } else if (!errors[r - first].empty()) {
+          throw StreamError(errors[r - first]);
+        }
+      } catch (const StreamError& e) {
+        throw StreamError(prefix(order[r].stream) + e.what());
+      }
+      place(tile, s.out, t.x0, t.y0);
+    }
+    first = last;
+  }
+}
+
+}  // namespace
+
+Image Decoder::decode(const uint8_t* data, size_t size) {
+  std::vector<Prepared> one;
+  one.push_back(prepare(*model_, data, size));
+  decode_prepared(*model_, accel_.get(), *tables_, one, [](size_t) { return std::string(); });
+  return std::move(one[0].out);
+}
+
+std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>& streams) {
+  auto prefix = [](size_t i) { return "stream " + std::to_string(i) + ": "; };
+  std::vector<Prepared> prepared;
+  prepared.reserve(streams.size());
+  for (size_t i = 0; i < streams.size(); ++i) {
+    try {
+      prepared.push_back(prepare(*model_, streams[i].data(), streams[i].size()));
+    } catch (const StreamError& e) {
+      throw StreamError(prefix(i) + e.what());
+    }
+  }
+  decode_prepared(*model_, accel_.get(), *tables_, prepared, prefix);
+  std::vector<Image> out;
+  out.reserve(prepared.size());
+  for (auto& p : prepared) out.push_back(std::move(p.out));
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "codec/src/tile_jobs.h"
 #include "kernels/cuda/cuda.h"
 #include "models/hyperprior.h"
 
@@ -55,13 +56,13 @@ class CudaAccelerator final : public Accelerator {
     y = std::move(s.y);
     return true;
   }
-  bool decode_tile(const uint8_t* z, size_t z_size, const uint8_t* y, size_t y_size,
-                   const std::vector<float>& inv_gain, const std::vector<QuantizedCdf>& z_tables,
-                   const std::vector<QuantizedCdf>& y_tables, Image& tile) override {
+  bool decode_tiles(const std::vector<TileDecodeJob>& jobs,
+                    const std::vector<QuantizedCdf>& z_tables,
+                    const std::vector<QuantizedCdf>& y_tables,
+                    std::vector<std::string>& errors) override {
     cuda::TileCodec* t = tiles(z_tables, y_tables);
     if (!t) return false;
-    t->decode(z, z_size, y, y_size, tile.width, tile.height, tile.channels, inv_gain,
-              tile.pixels.data());
+    errors = t->decode(tile_jobs(jobs));
     return true;
   }
 

@@ -125,6 +125,20 @@ class TileCodec {
   // Throws StreamError for a stream the CPU decoder would reject. pixels: w x h x channels.
   void decode(const uint8_t* z, size_t z_size, const uint8_t* y, size_t y_size, int w, int h,
               int channels, const std::vector<float>& inv_gain, uint8_t* pixels);
+  // Many tiles (of one image or of many) at once: all their lanes in one rANS launch, the
+  // synthesis once per group of equal-sized tiles (as a batch). Returns, per job, "" or the
+  // message of the StreamError the CPU decoder throws for that tile (its pixels are then
+  // left as they were).
+  struct DecodeJob {
+    const uint8_t* z;
+    size_t z_size;
+    const uint8_t* y;
+    size_t y_size;
+    int w, h, channels;
+    const std::vector<float>* inv_gain;
+    uint8_t* pixels;  // w x h x channels
+  };
+  std::vector<std::string> decode(const std::vector<DecodeJob>& jobs);
 
  private:
   struct Impl;

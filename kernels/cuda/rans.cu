@@ -24,6 +24,23 @@ namespace {
 
 using namespace nlc::rans_detail;
 
+// A read of data no thread writes during the launch (tables, table indices, stream bytes):
+// through the read-only data cache on the device.
+template <class T>
+__host__ __device__ inline T ro(const T* p) {
+#ifdef __CUDA_ARCH__
+  return __ldg(p);
+#else
+  return *p;
+#endif
+}
+
+// Threads per block for the lane kernels: a warp. A stream has few lanes (one per 16,384
+// symbols), each a long serial chain of dependent loads; one-warp blocks spread them over
+// as many multiprocessors (and their L1 caches) as there are warps, instead of packing
+// them into a few.
+constexpr unsigned kLaneThreads = 32;
+
 __host__ __device__ unsigned long long lane_start(unsigned long long n, unsigned lanes, unsigned k) {
   return n * k / lanes;  // n <= 2^40, k <= 2^20: no overflow
 }
@@ -78,8 +95,8 @@ __host__ __device__ void encode_lane(unsigned k, const EncodeArgs& a) {
   uint32_t count = 0, x = kStateLower;
   Op ops[24];  // a value takes at most 1 + 2 + 16 steps
   for (unsigned long long i = last; i-- > first;) {
-    const uint32_t t = a.tid[i];
-    const int m = value_ops(a.values[i], a.cdf + a.base[t], a.nsym[t], a.offset[t], ops);
+    const uint32_t t = ro(a.tid + i);
+    const int m = value_ops(ro(a.values + i), a.cdf + ro(a.base + t), ro(a.nsym + t), ro(a.offset + t), ops);
     for (int j = m; j-- > 0;) {
       const Op op = ops[j];
       if ((unsigned long long)x >= ((unsigned long long)op.freq << 16)) {
@@ -120,7 +137,7 @@ struct Lane {
     x = freq * (x >> kPrecisionBits) + (x & (kProbTotal - 1)) - start;
     if (x < kStateLower) {
       if (end - p < 2) return error = kEndsEarly, false;
-      x = (x << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
+      x = (x << 16) | uint32_t(ro(p)) | uint32_t(ro(p + 1)) << 8;
       p += 2;
     }
     return true;
@@ -176,16 +193,16 @@ __host__ __device__ void decode_lane(unsigned k, const DecodeArgs& a) {
     return;
   }
   for (unsigned long long i = a.sym_begin[k]; i < a.sym_end[k]; ++i) {
-    const uint32_t t = a.tid[i];
+    const uint32_t t = ro(a.tid + i);
     const uint32_t slot = d.x & (kProbTotal - 1);
-    uint32_t j = a.lut[(t << kLutBits) + (slot >> (16 - kLutBits))];
-    uint32_t e = a.sym[j];
-    while ((e & 0xFFFF) + (e >> 16) + 1 <= slot) e = a.sym[++j];
+    uint32_t j = ro(a.lut + (t << kLutBits) + (slot >> (16 - kLutBits)));
+    uint32_t e = ro(a.sym + j);
+    while ((e & 0xFFFF) + (e >> 16) + 1 <= slot) e = ro(a.sym + (++j));
     const uint32_t start = e & 0xFFFF, stop = start + (e >> 16) + 1;
     if (!d.advance(start, stop - start)) break;
     if (stop != kProbTotal) {
-      a.values[i] = int32_t(j + a.bias[t]);
-    } else if (!decode_escape(d, a.nsym[t], a.offset[t], &a.values[i])) {
+      a.values[i] = int32_t(j + ro(a.bias + t));
+    } else if (!decode_escape(d, ro(a.nsym + t), ro(a.offset + t), &a.values[i])) {
       break;
     }
   }
@@ -257,8 +274,7 @@ std::vector<int> decode_lanes(const LaneSet& L, const uint16_t* tid, const detai
   DecodeArgs d{data.get(), off.get(), len.get(), sb.get(), se.get(), tid, lanes, T.lut.get(),
                T.sym.get(), T.bias.get(), T.nsym.get(), T.offset.get(), values, err.get()};
   if (gpu) {
-    constexpr unsigned kThreads = 128;
-    decode_kernel<<<blocks(lanes, kThreads), kThreads>>>(d);
+    decode_kernel<<<blocks(lanes, kLaneThreads), kLaneThreads>>>(d);
     NLC_CUDA_CHECK(cudaGetLastError());
   } else {
     for (uint32_t k = 0; k < lanes; ++k) decode_lane(k, d);
@@ -350,10 +366,9 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
   if (lanes == 0 || lanes > (1u << 20)) throw std::invalid_argument("lane count out of range");
   if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
   const bool gpu = T.gpu;
-  constexpr unsigned kThreads = 128;
   auto run = [&](const EncodeArgs& a) {
     if (gpu) {
-      encode_kernel<<<blocks(lanes, kThreads), kThreads>>>(a);
+      encode_kernel<<<blocks(lanes, kLaneThreads), kLaneThreads>>>(a);
       NLC_CUDA_CHECK(cudaGetLastError());
     } else {
       for (uint32_t k = 0; k < lanes; ++k) encode_lane(k, a);
@@ -385,10 +400,37 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
 
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const RansTables& T, int32_t* values) {
-  if (n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+  const auto errors = rans_decode_many({{data, size, n, 0}}, table_index, T, values);
+  if (!errors[0].empty()) throw StreamError(errors[0]);
+}
+
+std::vector<std::string> rans_decode_many(const std::vector<LaneStream>& streams,
+                                          const uint16_t* table_index, const RansTables& T,
+                                          int32_t* values) {
+  std::vector<std::string> result(streams.size());
   LaneSet L;
-  add_stream(L, data, size, n, 0);
-  for (int e : decode_lanes(L, table_index, T, values)) throw_lane_error(e, "");
+  std::vector<size_t> first_lane(streams.size() + 1);
+  for (size_t j = 0; j < streams.size(); ++j) {
+    const LaneStream& s = streams[j];
+    if (s.n > kMaxSymbols) throw std::invalid_argument("too many symbols");
+    first_lane[j] = L.off.size();
+    try {
+      add_stream(L, s.data, s.size, s.n, s.sym_base);
+    } catch (const StreamError& e) {
+      result[j] = e.what();  // no lanes from this stream
+    }
+  }
+  first_lane[streams.size()] = L.off.size();
+  const std::vector<int> errors = decode_lanes(L, table_index, T, values);
+  for (size_t j = 0; j < streams.size(); ++j)
+    for (size_t k = first_lane[j]; k < first_lane[j + 1] && result[j].empty(); ++k) {
+      try {
+        throw_lane_error(errors[k], "");
+      } catch (const StreamError& e) {
+        result[j] = e.what();
+      }
+    }
+  return result;
 }
 
 }  // namespace detail

@@ -101,6 +101,16 @@ std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_in
                                  const RansTables& tables, uint32_t lanes);
 void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                  const RansTables& tables, int32_t* values);
+// Several streams in one launch (all their lanes in parallel): stream j's n symbols take
+// their table indices from, and write their values to, [sym_base, sym_base + n) of the
+// shared arrays. Returns, per stream, "" or the message the CPU decoder throws for it.
+struct LaneStream {
+  const uint8_t* data;
+  size_t size, n, sym_base;
+};
+std::vector<std::string> rans_decode_many(const std::vector<LaneStream>& streams,
+                                          const uint16_t* table_index, const RansTables& tables,
+                                          int32_t* values);
 
 // The integer h_s on arrays where it runs: `in` = IntegerHyperSynthesis::input of z_hat
 // ([n,h,w,N]); writes mu_q and the scale index as a table index ([n,4h,4w,M]); sigma_q

@@ -128,9 +128,17 @@ struct TileCodec::Impl {
   // valid until transform i runs again.
   const float* transform(int i, const float* x, const Shape& in, Shape* out) {
     if (gpu) return dev[i]->forward_device(x, in, out);
-    Tensor t = Tensor::uninitialized(in);
-    std::copy(x, x + in.numel(), t.data());
-    host_out[i] = host[i](t);
+    // Host emulation: one image of the batch at a time (the CPU transforms take n = 1).
+    const Shape one{1, in.h, in.w, in.c};
+    for (int b = 0; b < in.n; ++b) {
+      Tensor t = Tensor::uninitialized(one);
+      std::copy(x + b * one.numel(), x + (b + 1) * one.numel(), t.data());
+      const Tensor r = host[i](t);
+      if (b == 0) host_out[i] = Tensor::uninitialized(Shape{in.n, r.h(), r.w(), r.c()});
+      if (r.numel() * size_t(in.n) != host_out[i].numel())
+        throw std::logic_error("TileCodec: transform output sizes differ within a batch");
+      std::copy(r.data(), r.data() + r.numel(), host_out[i].data() + b * r.numel());
+    }
     *out = host_out[i].shape();
     return host_out[i].data();
   }
@@ -204,38 +212,109 @@ TileCodec::Streams TileCodec::encode(const uint8_t* pixels, int w, int h, int ch
 
 void TileCodec::decode(const uint8_t* zb, size_t z_size, const uint8_t* yb, size_t y_size, int w,
                        int h, int ch, const std::vector<float>& inv_gain, uint8_t* pixels) {
+  const auto errors = decode({DecodeJob{zb, z_size, yb, y_size, w, h, ch, &inv_gain, pixels}});
+  if (!errors[0].empty()) throw StreamError(errors[0]);
+}
+
+std::vector<std::string> TileCodec::decode(const std::vector<DecodeJob>& jobs) {
   Impl& I = *impl_;
   const bool gpu = I.gpu;
   const TileModel& m = I.m;
-  if (w <= 0 || h <= 0 || (ch != 1 && ch != 3)) throw std::invalid_argument("TileCodec: bad tile");
-  if (inv_gain.size() != size_t(m.M)) throw std::invalid_argument("TileCodec: gain size mismatch");
-  const int zh = round_up(h, m.align) / m.align, zw = round_up(w, m.align) / m.align;
-  const size_t nz = size_t(zh) * zw * m.N;
-  std::vector<uint16_t> zi(nz);
-  for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N));
-  std::vector<int32_t> zv(nz);
-  nlc::rans_decode(zb, z_size, zi.data(), nz, *m.z_tables, zv.data());
-  for (int32_t& v : zv) v = quant::hs_input(v);
-  const detail::Array<int32_t> hs_in(zv.data(), nz, gpu);
+  const size_t J = jobs.size();
+  std::vector<std::string> errors(J);
+  struct Geometry {
+    int zh, zw, oh, ow;
+    size_t ny, base;  // y symbols and their first index in the shared arrays
+  };
+  std::vector<Geometry> geo(J);
+  size_t total = 0;
+  for (size_t j = 0; j < J; ++j) {
+    const DecodeJob& d = jobs[j];
+    if (d.w <= 0 || d.h <= 0 || (d.channels != 1 && d.channels != 3) || !d.pixels)
+      throw std::invalid_argument("TileCodec: bad tile");
+    if (!d.inv_gain || d.inv_gain->size() != size_t(m.M))
+      throw std::invalid_argument("TileCodec: gain size mismatch");
+    Geometry& g = geo[j];
+    g.zh = round_up(d.h, m.align) / m.align;
+    g.zw = round_up(d.w, m.align) / m.align;
+    detail::integer_hs_output_size(*m.hs, g.zh, g.zw, g.oh, g.ow);
+    g.ny = size_t(g.oh) * g.ow * m.M;
+    g.base = total;
+    total += g.ny;
+  }
 
-  int oh = 0, ow = 0;
-  detail::integer_hs_output_size(*m.hs, zh, zw, oh, ow);
-  const size_t ny = size_t(oh) * ow * m.M;
-  detail::Array<int32_t> mu(ny, gpu), y_sym(ny, gpu);
-  detail::Array<uint16_t> tid(ny, gpu);
-  detail::integer_hs(*m.hs, *I.hs, hs_in.get(), 1, zh, zw, mu.get(), nullptr, tid.get());
-  detail::rans_decode(yb, y_size, tid.get(), ny, *I.y_tables, y_sym.get());
+  // z on the host, then the integer h_s of every tile into the shared arrays.
+  detail::Array<int32_t> mu(total, gpu), y_sym(total, gpu);
+  detail::Array<uint16_t> tid(total, gpu);
+  std::vector<detail::LaneStream> streams;
+  std::vector<size_t> stream_job;
+  for (size_t j = 0; j < J; ++j) {
+    const DecodeJob& d = jobs[j];
+    const Geometry& g = geo[j];
+    const size_t nz = size_t(g.zh) * g.zw * m.N;
+    std::vector<uint16_t> zi(nz);
+    for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N));
+    std::vector<int32_t> zv(nz);
+    try {
+      nlc::rans_decode(d.z, d.z_size, zi.data(), nz, *m.z_tables, zv.data());
+    } catch (const StreamError& e) {
+      errors[j] = e.what();
+      continue;
+    }
+    for (int32_t& v : zv) v = quant::hs_input(v);
+    const detail::Array<int32_t> hs_in(zv.data(), nz, gpu);  // freed in stream order
+    detail::integer_hs(*m.hs, *I.hs, hs_in.get(), 1, g.zh, g.zw, mu.get() + g.base, nullptr,
+                       tid.get() + g.base);
+    streams.push_back({d.y, d.y_size, g.ny, g.base});
+    stream_job.push_back(j);
+  }
+  // Every tile's y lanes in one launch.
+  const auto y_errors = detail::rans_decode_many(streams, tid.get(), *I.y_tables, y_sym.get());
+  for (size_t k = 0; k < streams.size(); ++k)
+    if (!y_errors[k].empty()) errors[stream_job[k]] = y_errors[k];
 
-  const detail::Array<float> ig(inv_gain.data(), inv_gain.size(), gpu);
-  detail::Array<float> y_hat(ny, gpu);
-  detail::for_each(gpu, (long long)ny, Dequantize{y_sym.get(), mu.get(), ig.get(), m.M, y_hat.get()});
-  Shape xs;
-  const float* t = I.transform(2, y_hat.get(), Shape{1, oh, ow, m.M}, &xs);
-  if (xs.n != 1 || xs.c != 3 || xs.h < h || xs.w < w)
-    throw std::logic_error("TileCodec: g_s output " + xs.str() + " does not hold the tile");
-  detail::Array<uint8_t> px(size_t(w) * h * ch, gpu);
-  detail::for_each(gpu, (long long)w * h, ToPixels{t, xs.w, w, ch, px.get()});
-  px.download(pixels, 0, px.size());
+  // Synthesis per group of tiles with the same latent size, in batches of up to
+  // kGroupPixels pixels (bounds g_s's activations: ~1 KB per pixel).
+  constexpr size_t kGroupPixels = size_t(1) << 23;
+  std::vector<bool> done(J, false);
+  for (size_t j = 0; j < J; ++j) {
+    if (done[j] || !errors[j].empty()) continue;
+    std::vector<size_t> group;
+    size_t pixels = 0;
+    for (size_t k = j; k < J; ++k) {
+      if (done[k] || !errors[k].empty() || geo[k].oh != geo[j].oh || geo[k].ow != geo[j].ow) continue;
+      const size_t p = size_t(geo[k].oh) * geo[k].ow * 256;
+      if (!group.empty() && pixels + p > kGroupPixels) break;
+      group.push_back(k);
+      pixels += p;
+      done[k] = true;
+    }
+    const Geometry& g = geo[j];
+    detail::Array<float> y_hat(group.size() * g.ny, gpu);
+    std::vector<detail::Array<float>> inv_gains;  // alive until the kernels have run
+    for (size_t i = 0; i < group.size(); ++i) {
+      const Geometry& gk = geo[group[i]];
+      const std::vector<float>& ig = *jobs[group[i]].inv_gain;
+      inv_gains.emplace_back(ig.data(), ig.size(), gpu);
+      detail::for_each(gpu, (long long)gk.ny,
+                       Dequantize{y_sym.get() + gk.base, mu.get() + gk.base, inv_gains.back().get(),
+                                  m.M, y_hat.get() + i * g.ny});
+    }
+    Shape xs;
+    const float* t = I.transform(2, y_hat.get(), Shape{int(group.size()), g.oh, g.ow, m.M}, &xs);
+    if (xs.n != int(group.size()) || xs.c != 3)
+      throw std::logic_error("TileCodec: g_s output " + xs.str() + " does not match its input");
+    for (size_t i = 0; i < group.size(); ++i) {
+      const DecodeJob& d = jobs[group[i]];
+      if (xs.h < d.h || xs.w < d.w)
+        throw std::logic_error("TileCodec: g_s output " + xs.str() + " does not hold the tile");
+      detail::Array<uint8_t> px(size_t(d.w) * d.h * d.channels, gpu);
+      detail::for_each(gpu, (long long)d.w * d.h,
+                       ToPixels{t + i * size_t(xs.h) * xs.w * 3, xs.w, d.w, d.channels, px.get()});
+      px.download(d.pixels, 0, px.size());
+    }
+  }
+  return errors;
 }
 
 }  // namespace nlc::cuda

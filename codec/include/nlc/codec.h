@@ -57,7 +57,9 @@ class Decoder {
   ~Decoder();
   Image decode(const uint8_t* data, size_t size);
   Image decode(const std::vector<uint8_t>& s) { return decode(s.data(), s.size()); }
-  // Many streams: one image each, in order (the first invalid stream throws).
+  // Many streams: one image each, in order. With an accelerator, the tiles of all of them
+  // are decoded together (one launch of the coder for many streams, the synthesis batched).
+  // An invalid stream throws StreamError "stream i: ...".
   std::vector<Image> decode_batch(const std::vector<std::vector<uint8_t>>& streams);
   const std::string& model_identity() const;
   void set_accelerator(const AcceleratorFactory& make);
