@@ -8,6 +8,8 @@
 #include "bench/rans_bench_data.h"
 #include "entropy/rans.h"
 #include "kernels/cuda/cuda.h"
+#include "kernels/cuda/resident.h"
+#include "models/integer_hs.h"
 
 #include <string>
 
@@ -57,6 +59,57 @@ void BM_RansDecodeBatch(benchmark::State& st) {
                                              benchmark::Counter::kIsRate);
 }
 
+// The decoder as the tile pipeline runs it: tables and table indices already on the device,
+// values left there; per call the stream's upload, its lane table, the kernel and the
+// per-lane status. Arg: streams per launch (copies of the one stream).
+void BM_RansDecodeResident(benchmark::State& st) {
+  if (!cuda::available()) return st.SkipWithError(cuda::describe().c_str());
+  auto& d = Data::get();
+  const size_t copies = size_t(st.range(0)), n = d.values.size();
+  const auto tables = cuda::detail::make_rans_tables(d.tables, true);
+  std::vector<uint16_t> tid;
+  std::vector<cuda::detail::LaneStream> streams;
+  for (size_t c = 0; c < copies; ++c) {
+    tid.insert(tid.end(), d.idx.begin(), d.idx.end());
+    streams.push_back({d.bytes.data(), d.bytes.size(), n, c * n});
+  }
+  const cuda::detail::Array<uint16_t> dtid(tid.data(), tid.size(), true);
+  cuda::detail::Array<int32_t> values(tid.size(), true);
+  st.SetLabel("CUDA, resident arrays, " + std::to_string(copies) + " streams per launch");
+  for (auto _ : st) {
+    const auto errors = cuda::detail::rans_decode_many(streams, dtid.get(), *tables, values.get());
+    if (!errors.back().empty()) return st.SkipWithError(errors.back().c_str());
+  }
+  std::vector<int32_t> last(n);
+  values.download(last.data(), (copies - 1) * n, n);
+  if (last != d.values) st.SkipWithError("decode mismatch");
+  st.counters["Gsym/s"] = benchmark::Counter(double(n * copies) * double(st.iterations()) * 1e-9,
+                                             benchmark::Counter::kIsRate);
+}
+
+// The shipped model's integer h_s on a 1080p frame's z (17 x 30 x 128, small integers) on the
+// device, outputs left there: what the decoder pays per 1080p tile for mu and scale indices.
+void BM_IntegerHs1080p(benchmark::State& st) {
+  if (!cuda::available()) return st.SkipWithError(cuda::describe().c_str());
+  const IntegerHyperSynthesis hs(load_model_file(bench::repo_file("models/mshp-gain-v1.nlcm")), 128, 192);
+  const auto w = cuda::detail::make_integer_hs_weights(hs, true);
+  const int zh = 1088 / 64, zw = 1920 / 64;
+  std::vector<int32_t> z(size_t(zh) * zw * 128);
+  for (size_t i = 0; i < z.size(); ++i) z[i] = int32_t(i * 2654435761u % 7) - 3;
+  const cuda::detail::Array<int32_t> dz(z.data(), z.size(), true);
+  const size_t ny = size_t(zh) * 4 * zw * 4 * 192;
+  cuda::detail::Array<int32_t> mu(ny, true);
+  cuda::detail::Array<uint16_t> idx(ny, true);
+  st.SetLabel("CUDA integer h_s, 1080p");
+  for (auto _ : st) {
+    cuda::detail::integer_hs(hs, *w, dz.get(), 1, zh, zw, mu.get(), nullptr, idx.get());
+    int32_t probe;
+    mu.download(&probe, ny - 1, 1);  // waits for the kernels
+    benchmark::DoNotOptimize(probe);
+  }
+  st.counters["frames/s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
+}
+
 void BM_RansEncode(benchmark::State& st) {
   const bool gpu = st.range(0);
   if (gpu && !cuda::available()) return st.SkipWithError(cuda::describe().c_str());
@@ -94,10 +147,12 @@ void BM_Transform1080p(benchmark::State& st) {
   st.counters["frames/s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_RansDecode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_RansDecode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_RansDecodeBatch)->Arg(4)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
-BENCHMARK(BM_Transform1080p)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
-BENCHMARK(BM_RansEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_RansDecodeResident)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_IntegerHs1080p)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_Transform1080p)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_RansEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
 }  // namespace
 }  // namespace nlc

@@ -1,11 +1,23 @@
 // Inputs for the benchmarks: timings do not depend on weight values, only on shapes.
 #pragma once
 
+#include <filesystem>
 #include <random>
+#include <string>
 
 #include "kernels/cpu/ops.h"
 
 namespace nlc::bench {
+
+// A file of the repository: under the source tree the benchmark was built from, else
+// relative to the working directory (a GPU machine runs the carried binaries from a checkout).
+inline std::string repo_file(const std::string& relative) {
+#ifdef NLC_SOURCE_DIR
+  const std::filesystem::path built = std::filesystem::path(NLC_SOURCE_DIR) / relative;
+  if (std::filesystem::exists(built)) return built.string();
+#endif
+  return relative;
+}
 
 inline Tensor random_tensor(Shape s, unsigned seed) {
   std::mt19937 rng(seed);

@@ -34,6 +34,8 @@ for t in cuda_test gpu_codec_test; do
 done
 "$BIN/bench_gpu" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$OUT/bench_gpu.json" --benchmark_out_format=json || rc=$?
-"$BIN/bench_gpu_codec" --benchmark_out="$OUT/bench_gpu_codec.json" --benchmark_out_format=json || rc=$?
+# NLC_CUDA_PROFILE: the first two tile calls of each GPU case print their time per stage.
+NLC_CUDA_PROFILE=2 "$BIN/bench_gpu_codec" --benchmark_out="$OUT/bench_gpu_codec.json" \
+  --benchmark_out_format=json || rc=$?
 echo "gpu_check: done, exit $rc"
 exit $rc

@@ -13,7 +13,11 @@
 // The z latent is 1/4096 of the pixels: it is coded on the host, where the CPU coder is
 // faster than a handful of GPU lanes, and crosses the bus as int32.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "kernels/cuda/cuda.h"
 #include "kernels/cuda/resident.h"
@@ -100,6 +104,53 @@ struct ToPixels {
 
 int round_up(int v, int a) { return (v + a - 1) / a * a; }
 
+// Where a GPU tile call spends its time, for the first NLC_CUDA_PROFILE=N calls of each
+// TileCodec (printed to stderr): events recorded on the stream between stages, so each
+// figure is the wall time from one stage's end to the next's (host work in between, such
+// as the z coder, counts in the stage after it). Off (no events) unless the variable is set.
+class StageTimer {
+ public:
+  StageTimer(bool gpu, int& calls, const char* what) : what_(what) {
+    static const int limit = [] {
+      const char* v = std::getenv("NLC_CUDA_PROFILE");
+      return v ? std::atoi(v) : 0;
+    }();
+    on_ = gpu && calls < limit;
+    if (on_) ++calls;
+    mark("start");
+  }
+  void mark(const char* stage) {
+    if (!on_) return;
+    cudaEvent_t e;
+    if (cudaEventCreate(&e) != cudaSuccess) return void(on_ = false);
+    cudaEventRecord(e, 0);
+    marks_.push_back({stage, e});
+  }
+  ~StageTimer() {
+    if (!on_ || marks_.empty()) return;
+    cudaEventSynchronize(marks_.back().second);
+    std::string line = std::string("nlc cuda profile: ") + what_ + ":";
+    float total = 0;
+    for (size_t i = 1; i < marks_.size(); ++i) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, marks_[i - 1].second, marks_[i].second);
+      total += ms;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " %s %.3f", marks_[i].first, ms);
+      line += buf;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " | total %.3f ms\n", total);
+    std::fputs((line + buf).c_str(), stderr);
+    for (auto& m : marks_) cudaEventDestroy(m.second);
+  }
+
+ private:
+  const char* what_;
+  bool on_ = false;
+  std::vector<std::pair<const char*, cudaEvent_t>> marks_;
+};
+
 }  // namespace
 
 struct TileCodec::Impl {
@@ -110,6 +161,7 @@ struct TileCodec::Impl {
   Tensor host_out[3];                                // their last outputs (host emulation)
   std::unique_ptr<detail::RansTables> y_tables;
   std::unique_ptr<detail::IntegerHsWeights> hs;
+  int profiled = 0;  // calls profiled so far (StageTimer)
 
   void init(const TileModel& model, bool on_gpu) {
     if (!model.hs || !model.hs->loaded() || !model.z_tables || !model.y_tables || model.N <= 0 ||
@@ -173,13 +225,16 @@ TileCodec::Streams TileCodec::encode(const uint8_t* pixels, int w, int h, int ch
   if (w <= 0 || h <= 0 || (ch != 1 && ch != 3)) throw std::invalid_argument("TileCodec: bad tile");
   if (gain.size() != size_t(m.M)) throw std::invalid_argument("TileCodec: gain size mismatch");
   const int H = round_up(h, m.align), W = round_up(w, m.align);
+  StageTimer timer(gpu, I.profiled, "encode (ms)");
 
   const detail::Array<uint8_t> px(pixels, size_t(w) * h * ch, gpu);
   detail::Array<float> x(size_t(H) * W * 3, gpu);
   detail::for_each(gpu, (long long)x.size(), ToSamples{px.get(), w, h, ch, W, x.get()});
+  timer.mark("upload");
 
   Shape ys;
   const float* y = I.transform(0, x.get(), Shape{1, H, W, 3}, &ys);
+  timer.mark("g_a");
   if (ys.c != m.M) throw std::logic_error("TileCodec: g_a output has the wrong channels");
   const detail::Array<float> g(gain.data(), gain.size(), gpu);
   detail::Array<float> y_g(ys.numel(), gpu);
@@ -191,6 +246,7 @@ TileCodec::Streams TileCodec::encode(const uint8_t* pixels, int w, int h, int ch
   const size_t nz = zs.numel();
   detail::Array<int32_t> z_sym(nz, gpu), hs_in(nz, gpu);
   detail::for_each(gpu, (long long)nz, RoundZ{z, z_sym.get(), hs_in.get()});
+  timer.mark("h_a");
 
   int oh = 0, ow = 0;
   detail::integer_hs_output_size(*m.hs, zs.h, zs.w, oh, ow);
@@ -200,13 +256,16 @@ TileCodec::Streams TileCodec::encode(const uint8_t* pixels, int w, int h, int ch
   detail::Array<uint16_t> tid(ny, gpu);
   detail::integer_hs(*m.hs, *I.hs, hs_in.get(), 1, zs.h, zs.w, mu.get(), nullptr, tid.get());
   detail::for_each(gpu, (long long)ny, Quantize{y_g.get(), mu.get(), y_sym.get()});
+  timer.mark("h_s+quantise");
 
   Streams s;
   const std::vector<int32_t> zv = z_sym.to_vector();
   std::vector<uint16_t> zi(nz);
   for (size_t i = 0; i < nz; ++i) zi[i] = uint16_t(i % size_t(m.N));
   s.z = nlc::rans_encode(zv.data(), zi.data(), nz, *m.z_tables, default_lane_count(nz));
+  timer.mark("z_coder(host)");
   s.y = detail::rans_encode(y_sym.get(), tid.get(), ny, *I.y_tables, default_lane_count(ny));
+  timer.mark("y_coder");
   return s;
 }
 
@@ -243,6 +302,7 @@ std::vector<std::string> TileCodec::decode(const std::vector<DecodeJob>& jobs) {
     total += g.ny;
   }
 
+  StageTimer timer(gpu, I.profiled, J == 1 ? "decode 1 tile (ms)" : "decode tiles (ms)");
   // z on the host, then the integer h_s of every tile into the shared arrays.
   detail::Array<int32_t> mu(total, gpu), y_sym(total, gpu);
   detail::Array<uint16_t> tid(total, gpu);
@@ -268,10 +328,12 @@ std::vector<std::string> TileCodec::decode(const std::vector<DecodeJob>& jobs) {
     streams.push_back({d.y, d.y_size, g.ny, g.base});
     stream_job.push_back(j);
   }
+  timer.mark("z_coder(host)+h_s");
   // Every tile's y lanes in one launch.
   const auto y_errors = detail::rans_decode_many(streams, tid.get(), *I.y_tables, y_sym.get());
   for (size_t k = 0; k < streams.size(); ++k)
     if (!y_errors[k].empty()) errors[stream_job[k]] = y_errors[k];
+  timer.mark("y_coder");
 
   // Synthesis per group of tiles with the same latent size, in batches of up to
   // kGroupPixels pixels (bounds g_s's activations: ~1 KB per pixel).
@@ -300,8 +362,10 @@ std::vector<std::string> TileCodec::decode(const std::vector<DecodeJob>& jobs) {
                        Dequantize{y_sym.get() + gk.base, mu.get() + gk.base, inv_gains.back().get(),
                                   m.M, y_hat.get() + i * g.ny});
     }
+    timer.mark("dequantise");
     Shape xs;
     const float* t = I.transform(2, y_hat.get(), Shape{int(group.size()), g.oh, g.ow, m.M}, &xs);
+    timer.mark("g_s");
     if (xs.n != int(group.size()) || xs.c != 3)
       throw std::logic_error("TileCodec: g_s output " + xs.str() + " does not match its input");
     for (size_t i = 0; i < group.size(); ++i) {
@@ -313,6 +377,7 @@ std::vector<std::string> TileCodec::decode(const std::vector<DecodeJob>& jobs) {
                        ToPixels{t + i * size_t(xs.h) * xs.w * 3, xs.w, d.w, d.channels, px.get()});
       px.download(d.pixels, 0, px.size());
     }
+    timer.mark("pixels");
   }
   return errors;
 }
