@@ -47,7 +47,7 @@ struct ScaleChannels {
   const float* gain;
   int C;
   float* out;
-  __host__ __device__ void operator()(long long e) const { out[e] = y[e] * gain[e % C]; }
+  __host__ __device__ void operator()(long long e) const { out[e] = quant::mul_rn(y[e], gain[e % C]); }
 };
 
 // z -> rounded symbol and the integer h_s input (MeanScaleHyperprior::round, then
