@@ -32,6 +32,14 @@ for t in cuda_test gpu_codec_test; do
   "$BIN/$t" --gtest_output="json:$OUT/$t.json" || rc=$?
   echo "gpu_check: $t exit $rc"
 done
+# Device memory errors in the kernels (out of bounds, misaligned, uninitialised reads): the
+# GPU decode of the conformance streams (tile pipeline, integer h_s, coder, cuDNN) under
+# compute-sanitizer, where the image has it.
+if command -v compute-sanitizer > /dev/null; then
+  timeout 180 compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 \
+    "$BIN/gpu_codec_test" --gtest_filter=GpuCodec.ConformanceStreamsDecodeWithinOneOfTheCpu || rc=$?
+  echo "gpu_check: compute-sanitizer memcheck exit $rc"
+fi
 "$BIN/bench_gpu" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$OUT/bench_gpu.json" --benchmark_out_format=json || rc=$?
 # NLC_CUDA_PROFILE: the first two tile calls of each GPU case print their time per stage.
