@@ -298,7 +298,8 @@ void decode_prepared(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& 
   std::vector<Ref> order;
   for (size_t i = 0; i < streams.size(); ++i)
     for (size_t k = 0; k < streams[i].tiles.size(); ++k) order.push_back({i, k});
-  constexpr uint64_t kBatchPixels = uint64_t(1) << 25;
+  // Without an accelerator, one tile at a time (the memory of one tile at most).
+  const uint64_t kBatchPixels = a ? uint64_t(1) << 25 : 1;
   std::vector<Image> tiles;
   std::vector<Accelerator::TileDecodeJob> jobs;
   std::vector<std::string> errors;
