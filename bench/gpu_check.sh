@@ -2,9 +2,9 @@
 # GPU checks on the lent device machine. The device image has the NVIDIA driver, CUDA and
 # PyTorch (whose pip wheels hold libcudnn.so.9) but not our Debian build dependencies, so
 # the CUDA test and benchmark binaries are built here and carried with the shared libraries
-# they need (oneDNN compressed), see prepare_gpu_check.sh:
-#   here:   bash bench/prepare_gpu_check.sh            (fills .devbin/, ~20 MB)
-#   device: bash bench/gpu_check.sh .devbin            (carry [".devbin"], timeout ~300 s)
+# they need (compressed) and the Kodak images, see prepare_gpu_check.sh:
+#   here:   bash bench/prepare_gpu_check.sh            (fills .devbin/)
+#   device: bash bench/gpu_check.sh .devbin            (carry [".devbin"], timeout ~360 s)
 # Writes its log to $OUT/gpu_check.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."   # the tests read models/ and tests/data/ relative to the repository
@@ -18,18 +18,24 @@ if ! ldconfig -p | grep -q libcudnn.so.9; then
   d=$(dirname "$(find / -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null | head -1)")
   [ -n "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && echo "cuDNN from $d"
 fi
-LIBS=$(mktemp -d)   # unpacked compressed libraries (oneDNN): never into .devbin, which travels
-for z in "$BIN"/*.xz; do
-  [ -e "$z" ] || continue
-  dst="$LIBS/$(basename "${z%.xz}")"
-  xz -dc "$z" > "$dst" 2>/dev/null ||
-    python3 -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.open(sys.argv[1]).read())' "$z" "$dst"
+LIBS=$(mktemp -d)   # unpacked compressed files (binaries, oneDNN): never into .devbin, which travels
+for f in "$BIN"/*; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f")
+  case "$name" in
+    *.xz) dst="$LIBS/${name%.xz}"
+          xz -dc "$f" > "$dst" 2>/dev/null ||
+            python3 -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.open(sys.argv[1]).read())' "$f" "$dst" ;;
+    *) cp "$f" "$LIBS/$name" ;;
+  esac
+  chmod +x "$LIBS/${name%.xz}"
 done
-export LD_LIBRARY_PATH="$BIN:$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[ -d "$BIN/kodak" ] && export NLC_KODAK_DIR="$BIN/kodak"
 nproc
 rc=0
 for t in cuda_test gpu_codec_test; do
-  "$BIN/$t" --gtest_output="json:$OUT/$t.json" || rc=$?
+  "$LIBS/$t" --gtest_output="json:$OUT/$t.json" || rc=$?
   echo "gpu_check: $t exit $rc"
 done
 # Device memory errors in the kernels (out of bounds, misaligned, uninitialised reads): the
@@ -37,13 +43,13 @@ done
 # compute-sanitizer, where the image has it.
 if command -v compute-sanitizer > /dev/null; then
   timeout 180 compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 \
-    "$BIN/gpu_codec_test" --gtest_filter=GpuCodec.ConformanceStreamsDecodeWithinOneOfTheCpu || rc=$?
+    "$LIBS/gpu_codec_test" --gtest_filter=GpuCodec.ConformanceStreamsDecodeWithinOneOfTheCpu || rc=$?
   echo "gpu_check: compute-sanitizer memcheck exit $rc"
 fi
-"$BIN/bench_gpu" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+"$LIBS/bench_gpu" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$OUT/bench_gpu.json" --benchmark_out_format=json || rc=$?
 # NLC_CUDA_PROFILE: the first two tile calls of each GPU case print their time per stage.
-NLC_CUDA_PROFILE=2 "$BIN/bench_gpu_codec" --benchmark_out="$OUT/bench_gpu_codec.json" \
+NLC_CUDA_PROFILE=2 "$LIBS/bench_gpu_codec" --benchmark_out="$OUT/bench_gpu_codec.json" \
   --benchmark_out_format=json || rc=$?
 echo "gpu_check: done, exit $rc"
 exit $rc

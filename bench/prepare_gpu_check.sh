@@ -1,9 +1,10 @@
 #!/bin/bash
 # Builds the binaries bench/gpu_check.sh runs on the GPU machine and puts them, with the
 # shared libraries they need beyond glibc, the C++ runtime, the driver and cuDNN, into
-# .devbin/ (the device image lacks our Debian packages). Libraries over 8 MB (oneDNN)
-# travel xz-compressed; gpu_check.sh unpacks them. The whole folder stays near 20 MB, under
-# the device's 64 MiB working-tree limit together with the repository.
+# .devbin/ (the device image lacks our Debian packages), with the 24 Kodak images for the
+# tensor-core PSNR check. Files over 1 MB (binaries, oneDNN, libcrypto) travel
+# xz-compressed; gpu_check.sh unpacks them. Repository + .devbin must stay under the
+# device's 64 MiB working-tree limit; the script checks.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${NLC_BUILD:-$ROOT/build}
@@ -16,10 +17,19 @@ for b in "${BINS[@]}"; do
     grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libdl|librt|libpthread|libcudnn[^/]*|libcuda)\.so' || true
 done | sort -u | while read -r lib; do
   name=$(basename "$lib")
-  if [ "$(stat -L -c %s "$lib")" -gt 8000000 ]; then
-    xz -T0 -6 -c "$lib" > "$ROOT/.devbin/$name.xz"
-  else
-    cp -L "$lib" "$ROOT/.devbin/$name"
-  fi
+  cp -L "$lib" "$ROOT/.devbin/$name"
 done
+for f in "$ROOT"/.devbin/*; do
+  if [ "$(stat -L -c %s "$f")" -gt 1000000 ]; then xz -T0 -6 "$f"; fi
+done
+KODAK=${NLC_KODAK:-$ROOT/../shared/data/kodak}
+if [ -d "$KODAK" ]; then
+  mkdir -p "$ROOT/.devbin/kodak" && cp "$KODAK"/kodim*.png "$ROOT/.devbin/kodak/"
+else
+  echo "no Kodak images at $KODAK: the tensor-core Kodak check will skip"
+fi
 du -sh "$ROOT/.devbin"
+tracked=$(cd "$ROOT" && git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+bin=$(du -sb "$ROOT/.devbin" | cut -f1)
+echo "travels: repository $((tracked / 1048576)) MiB + .devbin $((bin / 1048576)) MiB (limit 64 MiB)"
+[ $((tracked + bin)) -lt $((62 * 1048576)) ] || { echo "too large for the device (64 MiB)"; exit 1; }
