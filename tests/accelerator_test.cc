@@ -11,78 +11,13 @@
 
 #include "bitstream/container.h"
 #include "codec/src/accelerator.h"
-#include "codec/src/tile_jobs.h"
 #include "kernels/cuda/cuda.h"
 #include "models/hyperprior.h"
 #include "nlc/codec.h"
+#include "emulated_gpu.h"
 
 namespace nlc {
 namespace {
-
-class EmulatedGpu final : public Accelerator {
- public:
-  EmulatedGpu(const MeanScaleHyperprior& m, bool whole_tiles)
-      : model_(load_model_file(default_model_path()), Backend::kOptimized), hs_(m.integer_hs()),
-        whole_tiles_(whole_tiles) {}
-  std::string describe() const override { return "CUDA kernels in host emulation"; }
-  Tensor g_a(const Tensor& x) override { return model_.g_a(x); }
-  Tensor h_a(const Tensor& y) override { return model_.h_a(y); }
-  Tensor g_s(const Tensor& y) override { return model_.g_s(y); }
-  IntegerHyperSynthesis::Output integer_hs(const Tensor& z) override {
-    ++calls;
-    return cuda::host_emulation::integer_hs(hs_, z);
-  }
-  std::vector<uint8_t> rans_encode(const int32_t* v, const uint16_t* t, size_t n,
-                                   const std::vector<QuantizedCdf>& tables, uint32_t lanes) override {
-    ++calls;
-    return cuda::host_emulation::rans_encode(v, t, n, tables, lanes);
-  }
-  void rans_decode(const uint8_t* d, size_t size, const uint16_t* t, size_t n,
-                   const std::vector<QuantizedCdf>& tables, int32_t* v) override {
-    ++calls;
-    cuda::host_emulation::rans_decode(d, size, t, n, tables, v);
-  }
-  bool encode_tile(const Image& tile, const std::vector<float>& gain,
-                   const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt,
-                   std::vector<uint8_t>& z, std::vector<uint8_t>& y) override {
-    if (!whole_tiles_) return false;
-    ++tile_calls;
-    auto s = tiles(zt, yt).encode(tile.pixels.data(), tile.width, tile.height, tile.channels, gain);
-    z = std::move(s.z);
-    y = std::move(s.y);
-    return true;
-  }
-  bool decode_tiles(const std::vector<TileDecodeJob>& jobs, const std::vector<QuantizedCdf>& zt,
-                    const std::vector<QuantizedCdf>& yt, std::vector<std::string>& errors) override {
-    if (!whole_tiles_) return false;
-    tile_calls += int(jobs.size());
-    errors = tiles(zt, yt).decode(tile_jobs(jobs));
-    return true;
-  }
-  static inline int calls = 0, tile_calls = 0;
-
- private:
-  cuda::TileCodec& tiles(const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt) {
-    if (!tiles_) {
-      cuda::TileModel tm;
-      tm.hs = &hs_;
-      tm.z_tables = &zt;
-      tm.y_tables = &yt;
-      tm.N = model_.N();
-      tm.M = model_.M();
-      tm.align = MeanScaleHyperprior::kAlign;
-      tiles_ = std::make_unique<cuda::TileCodec>(
-          tm, [this](const Tensor& x) { return model_.g_a(x); },
-          [this](const Tensor& x) { return model_.h_a(x); },
-          [this](const Tensor& x) { return model_.g_s(x); });
-    }
-    return *tiles_;
-  }
-  MeanScaleHyperprior model_;  // its own copy of the CPU transforms
-  const IntegerHyperSynthesis& hs_;
-  bool whole_tiles_;
-  std::unique_ptr<cuda::TileCodec> tiles_;
-};
 
 Image noise_image(int w, int h, unsigned seed) {
   std::mt19937 rng(seed);
@@ -92,11 +27,7 @@ Image noise_image(int w, int h, unsigned seed) {
   return img;
 }
 
-AcceleratorFactory emulated(bool whole_tiles) {
-  return [whole_tiles](const MeanScaleHyperprior& m) -> std::unique_ptr<Accelerator> {
-    return std::make_unique<EmulatedGpu>(m, whole_tiles);
-  };
-}
+AcceleratorFactory emulated(bool whole_tiles) { return emulated_gpu(default_model_path(), whole_tiles); }
 
 Image gray(const Image& rgb) {
   Image g{rgb.width, rgb.height, 1, std::vector<uint8_t>(size_t(rgb.width) * rgb.height)};

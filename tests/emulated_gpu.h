@@ -1,0 +1,91 @@
+// An accelerator that runs the CUDA path's code without a GPU: the integer h_s and the rANS
+// coder are the kernels' own per-element and per-lane functions in host emulation, whole
+// tiles go through cuda::TileCodec in host memory, and the float transforms are the CPU's
+// (a second copy of the model). For tests: accelerator_test holds it to the CPU codec, and
+// gpu_codec_test can run its GPU checks' logic on it (NLC_GPU_TEST_EMULATE=1).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "codec/src/accelerator.h"
+#include "codec/src/tile_jobs.h"
+#include "kernels/cuda/cuda.h"
+#include "models/hyperprior.h"
+#include "nlc/codec.h"
+
+namespace nlc {
+
+class EmulatedGpu final : public Accelerator {
+ public:
+  EmulatedGpu(const MeanScaleHyperprior& m, const std::string& model_path, bool whole_tiles)
+      : model_(load_model_file(model_path), Backend::kOptimized), hs_(m.integer_hs()),
+        whole_tiles_(whole_tiles) {}
+  std::string describe() const override { return "CUDA kernels in host emulation"; }
+  Tensor g_a(const Tensor& x) override { return model_.g_a(x); }
+  Tensor h_a(const Tensor& y) override { return model_.h_a(y); }
+  Tensor g_s(const Tensor& y) override { return model_.g_s(y); }
+  IntegerHyperSynthesis::Output integer_hs(const Tensor& z) override {
+    ++calls;
+    return cuda::host_emulation::integer_hs(hs_, z);
+  }
+  std::vector<uint8_t> rans_encode(const int32_t* v, const uint16_t* t, size_t n,
+                                   const std::vector<QuantizedCdf>& tables, uint32_t lanes) override {
+    ++calls;
+    return cuda::host_emulation::rans_encode(v, t, n, tables, lanes);
+  }
+  void rans_decode(const uint8_t* d, size_t size, const uint16_t* t, size_t n,
+                   const std::vector<QuantizedCdf>& tables, int32_t* v) override {
+    ++calls;
+    cuda::host_emulation::rans_decode(d, size, t, n, tables, v);
+  }
+  bool encode_tile(const Image& tile, const std::vector<float>& gain,
+                   const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt,
+                   std::vector<uint8_t>& z, std::vector<uint8_t>& y) override {
+    if (!whole_tiles_) return false;
+    ++tile_calls;
+    auto s = tiles(zt, yt).encode(tile.pixels.data(), tile.width, tile.height, tile.channels, gain);
+    z = std::move(s.z);
+    y = std::move(s.y);
+    return true;
+  }
+  bool decode_tiles(const std::vector<TileDecodeJob>& jobs, const std::vector<QuantizedCdf>& zt,
+                    const std::vector<QuantizedCdf>& yt, std::vector<std::string>& errors) override {
+    if (!whole_tiles_) return false;
+    tile_calls += int(jobs.size());
+    errors = tiles(zt, yt).decode(tile_jobs(jobs));
+    return true;
+  }
+  static inline int calls = 0, tile_calls = 0;
+
+ private:
+  cuda::TileCodec& tiles(const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt) {
+    if (!tiles_) {
+      cuda::TileModel tm;
+      tm.hs = &hs_;
+      tm.z_tables = &zt;
+      tm.y_tables = &yt;
+      tm.N = model_.N();
+      tm.M = model_.M();
+      tm.align = MeanScaleHyperprior::kAlign;
+      tiles_ = std::make_unique<cuda::TileCodec>(
+          tm, [this](const Tensor& x) { return model_.g_a(x); },
+          [this](const Tensor& x) { return model_.h_a(x); },
+          [this](const Tensor& x) { return model_.g_s(x); });
+    }
+    return *tiles_;
+  }
+  MeanScaleHyperprior model_;  // its own copy of the CPU transforms
+  const IntegerHyperSynthesis& hs_;
+  bool whole_tiles_;
+  std::unique_ptr<cuda::TileCodec> tiles_;
+};
+
+// For Encoder/Decoder::set_accelerator: emulated whole tiles (or stage by stage).
+inline AcceleratorFactory emulated_gpu(const std::string& model_path, bool whole_tiles) {
+  return [model_path, whole_tiles](const MeanScaleHyperprior& m) -> std::unique_ptr<Accelerator> {
+    return std::make_unique<EmulatedGpu>(m, model_path, whole_tiles);
+  };
+}
+
+}  // namespace nlc
