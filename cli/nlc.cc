@@ -13,9 +13,7 @@
 #include "nlc/image.h"
 #include "codec/src/image_tensor.h"
 #include "eval/eval.h"
-#ifdef NLC_HAVE_CUDA
-#include "codec/src/cuda_accelerator.h"
-#endif
+#include "cli/cuda_plugin.h"
 
 namespace {
 
@@ -177,15 +175,12 @@ int info(const Options& o) {
 template <class Codec>
 void choose_device(Codec& codec, const std::string& device, bool tensor_cores) {
   if (device == "cpu") return;
-  std::string why = "this nlc was built without CUDA";
-#ifdef NLC_HAVE_CUDA
-  if (nlc::cuda_accelerator_usable(&why)) {
-    codec.set_accelerator(nlc::cuda_accelerator(tensor_cores));
+  std::string why;
+  nlc::AcceleratorFactory factory;
+  if (nlc::cli::cuda_factory(tensor_cores, &factory, &why)) {
+    codec.set_accelerator(factory);
     return;
   }
-#else
-  (void)tensor_cores;
-#endif
   if (device == "cuda") throw std::runtime_error("--device cuda: " + why);
   std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
 }

@@ -60,6 +60,17 @@ if grep -q "no usable GPU" "$TMP/err"; then
   [ ! -e "$TMP/g.nlc" ] || { echo "FAIL: a failed encode left an output"; fail=1; }
 fi
 expect 2 "unknown device" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/x.png" --device gpu
+# The GPU path is a plugin: nlc itself starts without CUDA or cuDNN, and a plugin that
+# cannot be loaded is one more reason for auto to stay on the CPU (and for cuda to fail).
+if ldd "$NLC" | grep -q -E "libcudnn|libcuda"; then echo "FAIL: nlc links CUDA or cuDNN"; fail=1; fi
+if [ -e "$(dirname "$NLC")/libnlc_cuda.so" ]; then  # built with CUDA
+echo "not a shared library" > "$TMP/fake_plugin.so"
+NLC_CUDA_PLUGIN="$TMP/fake_plugin.so" expect 0 "auto with a broken plugin" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/auto2.png" --device auto
+grep -q "no usable GPU (cannot load $TMP/fake_plugin.so" "$TMP/err" || { echo "FAIL: broken plugin not reported"; cat "$TMP/err"; fail=1; }
+cmp -s "$TMP/a.png" "$TMP/auto2.png" || { echo "FAIL: fallback decode differs"; fail=1; }
+NLC_CUDA_PLUGIN="$TMP/fake_plugin.so" expect 1 "cuda with a broken plugin" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/g2.png" --device cuda
+grep -q "device cuda: cannot load" "$TMP/err" || { echo "FAIL: --device cuda with a broken plugin not explained"; fail=1; }
+fi
 # eval: real files, the report's numbers agree with the streams it wrote
 mkdir -p "$TMP/set" && cp "$SRC/assets/kodim23.png" "$TMP/set/"
 expect 0 "eval (bundled model)" -- "$NLC" eval "$TMP/set" -q 0,1,2,3 --baselines jpeg,webp,avif,jpeg2000 -o "$TMP/ev" --label test
