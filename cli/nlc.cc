@@ -34,6 +34,11 @@ const char* kUsage =
     "                                        writes OUTDIR/report.json, report.csv, rd.svg\n"
     "                                        (-q 0,1.5,3; baselines jpeg,webp,avif,jpeg2000;\n"
     "                                        OUTDIR default nlc-eval; --limit N: first N images)\n"
+    "  bench IN.png [-q Q] [--repeat N] [--batch B]\n"
+    "                                        time encode and decode through the API on this\n"
+    "                                        machine (wall clock, after one warm-up call):\n"
+    "                                        median and best ms, MP/s, frames/s; --batch B\n"
+    "                                        also decodes B copies per call (decode_batch)\n"
     "  ('-' as IN or OUT: standard input or output)\n"
     "\n"
     "options:\n"
@@ -59,6 +64,7 @@ struct Options {
   std::string quality_text, baselines, published, label, device = "cpu";
   bool tensor_cores = false;
   size_t limit = 0;
+  int repeat = 5, batch = 0;
   bool reference = false;
   int threads = 0;
 };
@@ -115,6 +121,12 @@ Options parse(int argc, char** argv) {
       const int n = std::atoi(value("--limit").c_str());
       if (n <= 0) throw UsageError("--limit needs a positive number");
       o.limit = size_t(n);
+    } else if (a == "--repeat") {
+      o.repeat = std::atoi(value("--repeat").c_str());
+      if (o.repeat <= 0) throw UsageError("--repeat needs a positive number");
+    } else if (a == "--batch") {
+      o.batch = std::atoi(value("--batch").c_str());
+      if (o.batch <= 0) throw UsageError("--batch needs a positive number");
     } else if (a == "--reference") {
       o.reference = true;
     } else if (a == "--threads") {
@@ -130,7 +142,7 @@ Options parse(int argc, char** argv) {
   if (!o.quality_text.empty() && pos[0] != "eval") o.quality = number(o.quality_text, "quality");
   o.command = pos[0];
   if (o.command == "estimate" || o.command == "encode" || o.command == "decode" ||
-      o.command == "info") {
+      o.command == "info" || o.command == "bench") {
     if (pos.size() != 2) throw UsageError(o.command + " takes one input");
     o.input = pos[1];
     if ((o.command == "encode" || o.command == "decode") && o.output.empty())
@@ -185,6 +197,51 @@ void choose_device(Codec& codec, const std::string& device, bool tensor_cores) {
   std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
 }
 
+// Wall-clock seconds of `repeat` calls of f after one warm-up call (cuDNN's algorithm
+// choice, memory pools, oneDNN's primitives): median and best.
+template <class F>
+std::pair<double, double> time_calls(int repeat, F f) {
+  using clock = std::chrono::steady_clock;
+  f();
+  std::vector<double> t;
+  for (int i = 0; i < repeat; ++i) {
+    const auto t0 = clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], t.front()};
+}
+
+// nlc bench: the codec's speed on this machine and device, through the public API.
+int bench(const Options& o, const std::string& model_path) {
+  const nlc::Image img = nlc::read_png(o.input);
+  nlc::Encoder enc(model_path);
+  nlc::Decoder dec(model_path);
+  choose_device(enc, o.device, o.tensor_cores);
+  choose_device(dec, o.device, o.tensor_cores);
+  const double mp = double(img.width) * img.height * 1e-6;
+  std::vector<uint8_t> stream;
+  std::printf("%s: %dx%d, quality %.3g, device %s, %d threads, %d timed calls each\n",
+              o.input.c_str(), img.width, img.height, o.quality, dec.device().c_str(),
+              nlc::num_threads(), o.repeat);
+  auto report = [&](const char* what, std::pair<double, double> t, double frames) {
+    std::printf("%-14s median %9.2f ms  best %9.2f ms  %8.2f MP/s  %8.2f frames/s\n", what,
+                t.first * 1e3, t.second * 1e3, frames * mp / t.first, frames / t.first);
+  };
+  report("encode", time_calls(o.repeat, [&] { stream = enc.encode(img, o.quality); }), 1);
+  std::printf("%-14s %zu bytes, %.4f bpp\n", "stream", stream.size(), 8.0 * double(stream.size()) / (mp * 1e6));
+  nlc::Image out;
+  report("decode", time_calls(o.repeat, [&] { out = dec.decode(stream); }), 1);
+  std::printf("%-14s %.3f dB\n", "PSNR-RGB", nlc::psnr(img, out));
+  if (o.batch > 0) {
+    const std::vector<std::vector<uint8_t>> streams(size_t(o.batch), stream);
+    const std::string what = "decode x" + std::to_string(o.batch);
+    report(what.c_str(), time_calls(o.repeat, [&] { dec.decode_batch(streams); }), o.batch);
+  }
+  return 0;
+}
+
 int run(const Options& o) {
   using clock = std::chrono::steady_clock;
   nlc::set_num_threads(o.threads);
@@ -218,6 +275,7 @@ int run(const Options& o) {
                  img.height, st.bytes, st.bpp, st.seconds);
     return 0;
   }
+  if (o.command == "bench") return bench(o, model_path);
   if (o.command == "decode") {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);

@@ -71,6 +71,13 @@ cmp -s "$TMP/a.png" "$TMP/auto2.png" || { echo "FAIL: fallback decode differs"; 
 NLC_CUDA_PLUGIN="$TMP/fake_plugin.so" expect 1 "cuda with a broken plugin" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/g2.png" --device cuda
 grep -q "device cuda: cannot load" "$TMP/err" || { echo "FAIL: --device cuda with a broken plugin not explained"; fail=1; }
 fi
+# bench: times through the API; its stream is the one `nlc encode` writes
+expect 0 "bench" -- "$NLC" bench "$SRC/assets/kodim23.png" -m "$M" -q 1.5 --repeat 2 --batch 2
+for what in "encode  *median" "decode  *median" "decode x2  *median" "PSNR-RGB"; do
+  grep -q "^$what" "$TMP/out" || { echo "FAIL: bench printed no '$what'"; cat "$TMP/out"; fail=1; }
+done
+grep -q "^stream  *$(stat -c %s "$TMP/a.nlc") bytes" "$TMP/out" || { echo "FAIL: bench stream size differs from nlc encode"; cat "$TMP/out"; fail=1; }
+expect 2 "bench --repeat 0" -- "$NLC" bench "$SRC/assets/kodim23.png" -m "$M" --repeat 0
 # eval: real files, the report's numbers agree with the streams it wrote
 mkdir -p "$TMP/set" && cp "$SRC/assets/kodim23.png" "$TMP/set/"
 expect 0 "eval (bundled model)" -- "$NLC" eval "$TMP/set" -q 0,1,2,3 --baselines jpeg,webp,avif,jpeg2000 -o "$TMP/ev" --label test
