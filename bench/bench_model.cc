@@ -70,6 +70,13 @@ void BM_hyper_encode(benchmark::State& st) {  // h_a + h_s
   pixels_rate(st);
 }
 
+// The integer h_s the codec runs (mu_q and scale indices for the entropy decoder).
+void BM_integer_hs(benchmark::State& st) {
+  auto& f = Fixture::get();
+  for (auto _ : st) benchmark::DoNotOptimize(f.model->integer_hs().run(f.r.z_hat).mu_q.data());
+  pixels_rate(st);
+}
+
 void BM_decode(benchmark::State& st) {  // h_s + y_hat + g_s
   auto& f = Fixture::get();
   auto g = f.model->gains(3.0);
@@ -109,6 +116,7 @@ BENCHMARK(BM_decode_stream)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRea
 BENCHMARK(BM_g_a)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_g_s)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_hyper_encode)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_integer_hs)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_decode)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 
 }  // namespace

@@ -72,6 +72,50 @@ IntegerHyperSynthesis::IntegerHyperSynthesis(const ModelFile& f, int N, int M) :
   scales_ = f.tensor("scale_table", {kNumScales}).data;
 }
 
+namespace {
+
+// Output row `row` (= b * oh + oy) of one layer, requantised into out. Exact int32 arithmetic,
+// so every instruction set gives the same result; built twice (target_clones: AVX2, where
+// the co loop becomes 8-lane vpmulld/vpaddd, and the baseline, whose SSE2 has no 32-bit
+// multiply) and picked at load time by the CPU.
+__attribute__((target_clones("avx2", "default")))
+void conv_row(const IntegerHyperSynthesis::Layer& l, const int32_t* in, int h, int w, int oh,
+              int ow, int row, int32_t* acc, int64_t* out) {
+  const int K = l.k, S = l.stride, C = l.cout;
+  const int b = row / oh, oy = row % oh;
+  for (int ox = 0; ox < ow; ++ox) {
+    std::copy(l.bias.begin(), l.bias.end(), acc);
+    for (int ky = 0; ky < K; ++ky)
+      for (int kx = 0; kx < K; ++kx) {
+        int iy, ix;
+        if (l.transposed) {
+          int ty = oy + l.pad - ky, tx = ox + l.pad - kx;
+          if (ty < 0 || tx < 0 || ty % S || tx % S) continue;
+          iy = ty / S;
+          ix = tx / S;
+        } else {
+          iy = oy * S - l.pad + ky;
+          ix = ox * S - l.pad + kx;
+        }
+        if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+        const int32_t* a = &in[((size_t(b) * h + iy) * w + ix) * l.cin];
+        const int32_t* wt = &l.weight[(size_t(ky) * K + kx) * l.cin * C];
+        for (int ci = 0; ci < l.cin; ++ci) {
+          const int32_t av = a[ci];
+          if (av == 0) continue;  // common after ReLU; skipping changes nothing exact
+          const int32_t* wr = wt + size_t(ci) * C;
+          // No overflow: the exporter bounds |bias| + sum|w| * max|a| below 2^31.
+          for (int co = 0; co < C; ++co) acc[co] += wr[co] * av;
+        }
+      }
+    int64_t* o = &out[(size_t(row) * ow + ox) * C];
+    for (int co = 0; co < C; ++co)
+      o[co] = (int64_t(acc[co]) * l.mul[co] + (int64_t(1) << (l.shift - 1))) >> l.shift;
+  }
+}
+
+}  // namespace
+
 std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vector<int32_t>& in,
                                                  int n, int h, int w, int& oh, int& ow) {
   const int K = l.k, S = l.stride, C = l.cout;
@@ -84,40 +128,11 @@ std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vect
   }
   std::vector<int64_t> out(size_t(n) * oh * ow * C);
   const int rows = n * oh;
-#pragma omp parallel for schedule(static)
-  for (int row = 0; row < rows; ++row) {
-    const int b = row / oh, oy = row % oh;
+#pragma omp parallel
+  {
     std::vector<int32_t> acc(static_cast<size_t>(C));
-    for (int ox = 0; ox < ow; ++ox) {
-      std::copy(l.bias.begin(), l.bias.end(), acc.begin());
-      for (int ky = 0; ky < K; ++ky)
-        for (int kx = 0; kx < K; ++kx) {
-          int iy, ix;
-          if (l.transposed) {
-            int ty = oy + l.pad - ky, tx = ox + l.pad - kx;
-            if (ty < 0 || tx < 0 || ty % S || tx % S) continue;
-            iy = ty / S;
-            ix = tx / S;
-          } else {
-            iy = oy * S - l.pad + ky;
-            ix = ox * S - l.pad + kx;
-          }
-          if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
-          const int32_t* a = &in[((size_t(b) * h + iy) * w + ix) * l.cin];
-          const int32_t* wt = &l.weight[(size_t(ky) * K + kx) * l.cin * C];
-          for (int ci = 0; ci < l.cin; ++ci) {
-            const int32_t av = a[ci];
-            if (av == 0) continue;  // common after ReLU; skipping changes nothing exact
-            const int32_t* wr = wt + size_t(ci) * C;
-            int32_t* ac = acc.data();
-            // No overflow: the exporter bounds |bias| + sum|w| * max|a| below 2^31.
-            for (int co = 0; co < C; ++co) ac[co] += wr[co] * av;
-          }
-        }
-      int64_t* o = &out[((size_t(b) * oh + oy) * ow + ox) * C];
-      for (int co = 0; co < C; ++co)
-        o[co] = (int64_t(acc[co]) * l.mul[co] + (int64_t(1) << (l.shift - 1))) >> l.shift;
-    }
+#pragma omp for schedule(static)
+    for (int row = 0; row < rows; ++row) conv_row(l, in.data(), h, w, oh, ow, row, acc.data(), out.data());
   }
   return out;
 }
