@@ -25,9 +25,9 @@ const Case kCases[] = {
     {"h_s.4 conv3x3/1 288->384", {288, 384, 3, 1, 1, 0, false}, 16, 16},
 };
 
+using bench::conv_weights;
 using bench::gdn_weights;
-Tensor random(Shape s, unsigned seed) { return bench::random_tensor(s, seed); }
-ConvWeights weights(const ConvSpec& s) { return bench::conv_weights(s); }
+using bench::random_tensor;
 
 void set_flops(benchmark::State& st, const ConvSpec& s, const Shape& out) {
   // Multiply-adds of the dense convolution (a transposed one touches 1/stride^2 of its taps).
@@ -39,8 +39,8 @@ void set_flops(benchmark::State& st, const ConvSpec& s, const Shape& out) {
 
 void BM_ConvReference(benchmark::State& st) {
   const Case& c = kCases[st.range(0)];
-  ConvWeights w = weights(c.spec);
-  Tensor x = random(Shape{1, c.h, c.w, c.spec.cin}, 2);
+  ConvWeights w = conv_weights(c.spec);
+  Tensor x = random_tensor(Shape{1, c.h, c.w, c.spec.cin}, 2);
   Tensor y;
   for (auto _ : st) benchmark::DoNotOptimize(y = ref::conv2d(x, w));
   set_flops(st, c.spec, y.shape());
@@ -49,8 +49,8 @@ void BM_ConvReference(benchmark::State& st) {
 
 void BM_ConvOptimized(benchmark::State& st) {
   const Case& c = kCases[st.range(0)];
-  Conv2d conv(weights(c.spec));
-  Tensor x = random(Shape{1, c.h, c.w, c.spec.cin}, 2);
+  Conv2d conv(conv_weights(c.spec));
+  Tensor x = random_tensor(Shape{1, c.h, c.w, c.spec.cin}, 2);
   Tensor y = conv.forward(x);  // primitive creation outside the timed loop
   for (auto _ : st) benchmark::DoNotOptimize(y = conv.forward(x));
   set_flops(st, c.spec, y.shape());
@@ -59,13 +59,13 @@ void BM_ConvOptimized(benchmark::State& st) {
 
 void BM_GdnReference(benchmark::State& st) {
   GdnWeights g = gdn_weights(128, st.range(0));
-  Tensor x = random(Shape{1, 64, 64, 128}, 3), y;
+  Tensor x = random_tensor(Shape{1, 64, 64, 128}, 3), y;
   for (auto _ : st) benchmark::DoNotOptimize(y = ref::gdn(x, g));
 }
 
 void BM_GdnOptimized(benchmark::State& st) {
   Gdn g(gdn_weights(128, st.range(0)));
-  Tensor x = random(Shape{1, 64, 64, 128}, 3), y = g.forward(x);
+  Tensor x = random_tensor(Shape{1, 64, 64, 128}, 3), y = g.forward(x);
   for (auto _ : st) benchmark::DoNotOptimize(y = g.forward(x));
 }
 

@@ -19,7 +19,7 @@ namespace nlc {
 class EmulatedGpu final : public Accelerator {
  public:
   EmulatedGpu(const MeanScaleHyperprior& m, const std::string& model_path, bool whole_tiles)
-      : model_(load_model_file(model_path), Backend::kOptimized), hs_(m.integer_hs()),
+      : codec_model_(m), model_(load_model_file(model_path), Backend::kOptimized),
         whole_tiles_(whole_tiles) {}
   std::string describe() const override { return "CUDA kernels in host emulation"; }
   Tensor g_a(const Tensor& x) override { return model_.g_a(x); }
@@ -27,7 +27,7 @@ class EmulatedGpu final : public Accelerator {
   Tensor g_s(const Tensor& y) override { return model_.g_s(y); }
   IntegerHyperSynthesis::Output integer_hs(const Tensor& z) override {
     ++calls;
-    return cuda::host_emulation::integer_hs(hs_, z);
+    return cuda::host_emulation::integer_hs(codec_model_.integer_hs(), z);
   }
   std::vector<uint8_t> rans_encode(const int32_t* v, const uint16_t* t, size_t n,
                                    const std::vector<QuantizedCdf>& tables, uint32_t lanes) override {
@@ -61,22 +61,15 @@ class EmulatedGpu final : public Accelerator {
  private:
   cuda::TileCodec& tiles(const std::vector<QuantizedCdf>& zt, const std::vector<QuantizedCdf>& yt) {
     if (!tiles_) {
-      cuda::TileModel tm;
-      tm.hs = &hs_;
-      tm.z_tables = &zt;
-      tm.y_tables = &yt;
-      tm.N = model_.N();
-      tm.M = model_.M();
-      tm.align = MeanScaleHyperprior::kAlign;
       tiles_ = std::make_unique<cuda::TileCodec>(
-          tm, [this](const Tensor& x) { return model_.g_a(x); },
+          tile_model(codec_model_, zt, yt), [this](const Tensor& x) { return model_.g_a(x); },
           [this](const Tensor& x) { return model_.h_a(x); },
           [this](const Tensor& x) { return model_.g_s(x); });
     }
     return *tiles_;
   }
-  MeanScaleHyperprior model_;  // its own copy of the CPU transforms
-  const IntegerHyperSynthesis& hs_;
+  const MeanScaleHyperprior& codec_model_;  // the codec's: integer h_s and geometry
+  MeanScaleHyperprior model_;               // its own copy of the CPU transforms
   bool whole_tiles_;
   std::unique_ptr<cuda::TileCodec> tiles_;
 };

@@ -312,19 +312,17 @@ void decode_prepared(MeanScaleHyperprior& m, Accelerator* a, const CodecTables& 
       pixels += uint64_t(t.w) * t.h;
       ++last;
     }
-    tiles.clear();
+    // With an accelerator: all tiles of the batch to it at once (their images sized for it).
+    tiles.assign(last - first, Image{});
     jobs.clear();
-    for (size_t r = first; r < last; ++r) {
+    for (size_t r = first; a && r < last; ++r) {
       Prepared& s = streams[order[r].stream];
       const auto& t = s.tiles[order[r].tile];
-      tiles.push_back(Image{t.w, t.h, s.out.channels,
-                            std::vector<uint8_t>(size_t(t.w) * t.h * s.out.channels)});
-    }
-    for (size_t r = first; r < last; ++r) {
-      Prepared& s = streams[order[r].stream];
+      Image& tile = tiles[r - first];
+      tile = Image{t.w, t.h, s.out.channels, std::vector<uint8_t>(size_t(t.w) * t.h * s.out.channels)};
       const auto& sz = s.p.sections[2 * order[r].tile];
       const auto& sy = s.p.sections[2 * order[r].tile + 1];
-      jobs.push_back({sz.data, sz.size, sy.data, sy.size, &s.gains.inv_gain, &tiles[r - first]});
+      jobs.push_back({sz.data, sz.size, sy.data, sy.size, &s.gains.inv_gain, &tile});
     }
     errors.assign(jobs.size(), "");
     const bool batched = a && a->decode_tiles(jobs, tables.z, tables.y, errors);

@@ -73,14 +73,8 @@ class CudaAccelerator final : public Accelerator {
                          const std::vector<QuantizedCdf>& y_tables) {
     if (!whole_tiles_) return nullptr;
     if (!tiles_ || tables_z_ != &z_tables || tables_y_ != &y_tables) {
-      cuda::TileModel tm;
-      tm.hs = &model_.integer_hs();
-      tm.z_tables = &z_tables;
-      tm.y_tables = &y_tables;
-      tm.N = model_.N();
-      tm.M = model_.M();
-      tm.align = MeanScaleHyperprior::kAlign;
-      tiles_ = std::make_unique<cuda::TileCodec>(tm, g_a_.get(), h_a_.get(), g_s_.get());
+      tiles_ = std::make_unique<cuda::TileCodec>(tile_model(model_, z_tables, y_tables),
+                                                 g_a_.get(), h_a_.get(), g_s_.get());
       tables_z_ = &z_tables;
       tables_y_ = &y_tables;
     }

@@ -41,7 +41,6 @@ class Transform {
   // The same on device memory: x is an NHWC tensor of shape `in` on the device; returns the
   // output on the device, owned by the Transform and valid until its next forward call.
   const float* forward_device(const float* x, const Shape& in, Shape* out);
-  Shape output_shape(const Shape& in) const;
 
   struct Layer;  // (transform.cu)
 
@@ -79,6 +78,9 @@ void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
 
 // The integer hyper-synthesis on the GPU: mu_q, sigma_q and scale indices identical to
 // IntegerHyperSynthesis::run. Holds the model's integer weights in device memory.
+namespace detail {
+struct IntegerHsWeights;  // resident.h
+}
 class IntegerHyperSynthesisGpu {
  public:
   explicit IntegerHyperSynthesisGpu(const IntegerHyperSynthesis& model);  // throws without a GPU
@@ -86,9 +88,8 @@ class IntegerHyperSynthesisGpu {
   IntegerHyperSynthesis::Output run(const Tensor& z_hat) const;
 
  private:
-  struct Weights;
   const IntegerHyperSynthesis& model_;
-  std::unique_ptr<Weights> w_;
+  std::unique_ptr<detail::IntegerHsWeights> w_;
 };
 
 // One tile of the codec kept where it runs, from pixels to the two sections' payloads and

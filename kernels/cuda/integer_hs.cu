@@ -213,20 +213,14 @@ IHS::Output run_on(const IHS& model, const detail::IntegerHsWeights& wt, const T
 }
 }  // namespace
 
-struct IntegerHyperSynthesisGpu::Weights : detail::IntegerHsWeights {};
-
-IntegerHyperSynthesisGpu::IntegerHyperSynthesisGpu(const IHS& model) : model_(model) {
-  if (!available()) throw std::runtime_error("no usable CUDA device");
-  w_ = std::make_unique<Weights>();
-  static_cast<detail::IntegerHsWeights&>(*w_) = std::move(*detail::make_integer_hs_weights(model, true));
-}
+IntegerHyperSynthesisGpu::IntegerHyperSynthesisGpu(const IHS& model)
+    : model_(model), w_(detail::make_integer_hs_weights(model, true)) {}
 IntegerHyperSynthesisGpu::~IntegerHyperSynthesisGpu() = default;
 
 IHS::Output IntegerHyperSynthesisGpu::run(const Tensor& z_hat) const { return run_on(model_, *w_, z_hat); }
 
 namespace host_emulation {
 IHS::Output integer_hs(const IHS& model, const Tensor& z_hat) {
-  check_input(model, z_hat);
   return run_on(model, *detail::make_integer_hs_weights(model, false), z_hat);
 }
 }  // namespace host_emulation

@@ -215,16 +215,21 @@ __global__ void decode_kernel(DecodeArgs a) {
   if (k < a.lanes) decode_lane(k, a);
 }
 
-// The first failing lane's error, as the CPU decoder words it; `prefix` names the stream.
-void throw_lane_error(int e, const std::string& prefix) {
+// A lane's error as the CPU decoder words it (null for kOk).
+const char* lane_error_text(int e) {
   switch (e) {
-    case kOk: return;
-    case kBadState: throw StreamError(prefix + "entropy-coded lane has an invalid initial state");
-    case kEndsEarly: throw StreamError(prefix + "entropy-coded lane ends early (truncated or corrupt)");
-    case kLongEscape: throw StreamError(prefix + "escape-coded value is too long (corrupt stream)");
-    case kEscapeRange: throw StreamError(prefix + "escape-coded value out of range");
-    default: throw StreamError(prefix + "entropy-coded lane does not end cleanly (corrupt stream)");
+    case kOk: return nullptr;
+    case kBadState: return "entropy-coded lane has an invalid initial state";
+    case kEndsEarly: return "entropy-coded lane ends early (truncated or corrupt)";
+    case kLongEscape: return "escape-coded value is too long (corrupt stream)";
+    case kEscapeRange: return "escape-coded value out of range";
+    default: return "entropy-coded lane does not end cleanly (corrupt stream)";
   }
+}
+
+// The first failing lane's error as a StreamError; `prefix` names the stream.
+void throw_lane_error(int e, const std::string& prefix) {
+  if (const char* text = lane_error_text(e)) throw StreamError(prefix + text);
 }
 
 void check_inputs(const uint16_t* table_index, size_t n, const std::vector<QuantizedCdf>& tables,
@@ -423,13 +428,8 @@ std::vector<std::string> rans_decode_many(const std::vector<LaneStream>& streams
   first_lane[streams.size()] = L.off.size();
   const std::vector<int> errors = decode_lanes(L, table_index, T, values);
   for (size_t j = 0; j < streams.size(); ++j)
-    for (size_t k = first_lane[j]; k < first_lane[j + 1] && result[j].empty(); ++k) {
-      try {
-        throw_lane_error(errors[k], "");
-      } catch (const StreamError& e) {
-        result[j] = e.what();
-      }
-    }
+    for (size_t k = first_lane[j]; k < first_lane[j + 1] && result[j].empty(); ++k)
+      if (const char* text = lane_error_text(errors[k])) result[j] = text;
   return result;
 }
 

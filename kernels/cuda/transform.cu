@@ -157,6 +157,15 @@ void Transform::add_relu() {
 }
 
 namespace {
+// The layer's algorithm for this input shape: asked of cuDNN (find()) once, then remembered.
+template <class Algo, class Find>
+Algo cached_algo(Transform::Layer& l, const std::tuple<int, int, int>& key, Find find) {
+  if (auto it = l.algo.find(key); it != l.algo.end()) return Algo(it->second);
+  const Algo a = find();
+  l.algo[key] = int(a);
+  return a;
+}
+
 // out = conv(in) (or the transposed convolution) for a layer's filter and descriptors, with
 // the algorithm cuDNN's heuristics rank first among the usable ones (remembered per shape).
 void run_conv(cudnnHandle_t handle, Transform::Layer& l, const Shape& in_shape, const float* in,
@@ -165,19 +174,14 @@ void run_conv(cudnnHandle_t handle, Transform::Layer& l, const Shape& in_shape, 
   const float one = 1.f, zero = 0.f;
   size_t ws_size = 0;
   const auto key = std::make_tuple(in_shape.n, in_shape.h, in_shape.w);
-  auto cached = l.algo.find(key);
   if (!l.spec.transposed) {
-    cudnnConvolutionFwdAlgo_t algo;
-    if (cached != l.algo.end()) {
-      algo = cudnnConvolutionFwdAlgo_t(cached->second);
-    } else {
+    const auto algo = cached_algo<cudnnConvolutionFwdAlgo_t>(l, key, [&] {
       cudnnConvolutionFwdAlgoPerf_t perf[8];
       int found = 0;
       NLC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, in_d.d, l.filter, l.conv,
                                                              out_d.d, 8, &found, perf));
-      algo = perf[first_usable(perf, found, "forward")].algo;
-      l.algo[key] = int(algo);
-    }
+      return perf[first_usable(perf, found, "forward")].algo;
+    });
     NLC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, in_d.d, l.filter, l.conv,
                                                             out_d.d, algo, &ws_size));
     DeviceBuffer<uint8_t> ws(ws_size);
@@ -185,17 +189,13 @@ void run_conv(cudnnHandle_t handle, Transform::Layer& l, const Shape& in_shape, 
                                             algo, ws.get(), ws_size, &zero, out_d.d, out));
   } else {
     // Transposed: our input is the forward conv's output gradient, our output its input.
-    cudnnConvolutionBwdDataAlgo_t algo;
-    if (cached != l.algo.end()) {
-      algo = cudnnConvolutionBwdDataAlgo_t(cached->second);
-    } else {
+    const auto algo = cached_algo<cudnnConvolutionBwdDataAlgo_t>(l, key, [&] {
       cudnnConvolutionBwdDataAlgoPerf_t perf[8];
       int found = 0;
       NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, l.filter, in_d.d, l.conv,
                                                                   out_d.d, 8, &found, perf));
-      algo = perf[first_usable(perf, found, "backward-data")].algo;
-      l.algo[key] = int(algo);
-    }
+      return perf[first_usable(perf, found, "backward-data")].algo;
+    });
     NLC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, l.filter, in_d.d, l.conv,
                                                                  out_d.d, algo, &ws_size));
     DeviceBuffer<uint8_t> ws(ws_size);
@@ -205,13 +205,6 @@ void run_conv(cudnnHandle_t handle, Transform::Layer& l, const Shape& in_shape, 
   }
 }
 }  // namespace
-
-Shape Transform::output_shape(const Shape& in) const {
-  Shape s = in;
-  for (const auto& l : layers_)
-    if (l->kind == Layer::kConv) s = conv_output_shape(l->spec, s);  // throws on a bad input
-  return s;
-}
 
 const float* Transform::forward_device(const float* x, const Shape& in_shape, Shape* out_shape) {
   auto handle = static_cast<cudnnHandle_t>(handle_);
