@@ -126,7 +126,8 @@ Options parse(int argc, char** argv) {
       if (o.repeat <= 0) throw UsageError("--repeat needs a positive number");
     } else if (a == "--batch") {
       o.batch = std::atoi(value("--batch").c_str());
-      if (o.batch <= 0) throw UsageError("--batch needs a positive number");
+      // Every copy's output image is held at once: bounded so that a typo cannot exhaust memory.
+      if (o.batch <= 0 || o.batch > 1024) throw UsageError("--batch needs a number in [1, 1024]");
     } else if (a == "--reference") {
       o.reference = true;
     } else if (a == "--threads") {
