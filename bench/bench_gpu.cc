@@ -8,8 +8,11 @@
 #include "bench/rans_bench_data.h"
 #include "entropy/rans.h"
 #include "kernels/cuda/cuda.h"
-#include "kernels/cuda/resident.h"
-#include "models/integer_hs.h"
+#include "entropy/cuda/rans_resident.h"
+#include "models/mshp/cuda/integer_hs_resident.h"
+#include "models/mshp/cuda/mshp_cuda.h"
+#include "entropy/cuda/rans_gpu.h"
+#include "models/mshp/integer_hs.h"
 
 #include <string>
 

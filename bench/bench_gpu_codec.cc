@@ -7,7 +7,9 @@
 
 #include <random>
 
-#include "codec/src/cuda_accelerator.h"
+#include "codec/src/codec_impl.h"
+#include "kernels/cuda/cuda.h"
+#include "models/mshp/cuda/backend.h"
 #include "nlc/codec.h"
 
 namespace nlc {
@@ -27,12 +29,15 @@ Image frame(int height) {
 template <class Codec>
 bool on_device(Codec& c, int64_t mode, benchmark::State& st) {
   if (mode == 0) return true;
-  std::string why;
-  if (!cuda_accelerator_usable(&why)) {
-    st.SkipWithError(why.c_str());
+  if (!cuda::available()) {
+    st.SkipWithError(cuda::describe().c_str());
     return false;
   }
-  c.set_accelerator(cuda_accelerator(mode == 2, mode != 3));
+  BackendOptions o;
+  o.tensor_cores = mode == 2;
+  o.whole_tiles = mode != 3;
+  Architecture& m = internal::architecture(c);
+  m.set_backend(mshp::cuda_backend(static_cast<MeanScaleHyperprior&>(m), o));
   return true;
 }
 

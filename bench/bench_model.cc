@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <memory>
 
-#include "models/hyperprior.h"
+#include "models/mshp/hyperprior.h"
 #include "nlc/codec.h"
 #include "nlc/image.h"
-#include "codec/src/image_tensor.h"
+#include "models/mshp/image_tensor.h"
 
 #ifndef NLC_DEFAULT_MODEL
 #define NLC_DEFAULT_MODEL ""
@@ -34,7 +34,7 @@ struct Fixture {
     static Fixture inst = [] {
       Fixture f;
       ModelFile file = load_model_file(model_path());
-      f.model = std::make_unique<MeanScaleHyperprior>(file, Backend::kOptimized);
+      f.model = std::make_unique<MeanScaleHyperprior>(file, Kernels::kOptimized);
       f.x = image_to_tensor(read_png(NLC_BENCH_IMAGE), MeanScaleHyperprior::kAlign);
       f.r = f.model->forward(f.x, 3.0);  // also warms the primitive caches
       return f;

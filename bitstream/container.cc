@@ -1,6 +1,9 @@
 #include "bitstream/container.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "bitstream/crc32c.h"
@@ -38,8 +41,11 @@ void put_section(std::vector<uint8_t>& o, uint8_t type, bool required, const uin
 
 }  // namespace
 
-bool is_known_section(uint8_t type) {
-  return type == kEnd || type == kHyperLatent || type == kLatent;
+uint32_t quality_to_q16(double q, double max_quality) {
+  if (!(q >= 0.0 && q <= max_quality))
+    throw std::invalid_argument("quality " + std::to_string(q) + " is outside [0, " +
+                                std::to_string(max_quality) + "]");
+  return uint32_t(std::lround(q * 65536.0));
 }
 
 std::vector<uint8_t> write(const Header& h, const std::vector<Section>& sections) {
@@ -66,7 +72,7 @@ std::vector<uint8_t> write(const Header& h, const std::vector<Section>& sections
   return o;
 }
 
-Parsed parse(const uint8_t* data, size_t size) {
+Parsed parse(const uint8_t* data, size_t size, const std::vector<uint8_t>* known) {
   if (size < 4 || std::memcmp(data, kMagic, 4) != 0)
     throw StreamError(size < 4 ? "stream truncated inside its magic" : "not an nlc stream (bad magic)");
   if (size < 8) throw StreamError("stream truncated inside its header");
@@ -119,7 +125,7 @@ Parsed parse(const uint8_t* data, size_t size) {
       pos += 10;
       break;
     }
-    if (is_known_section(type)) {
+    if (!known || std::find(known->begin(), known->end(), type) != known->end()) {
       r.sections.push_back({type, required, data + pos + 6, len, pos});
     } else if (required) {
       throw StreamError("stream needs section type " + hex2(type) +

@@ -31,12 +31,15 @@ struct Header {
   uint32_t tile_size = 0;    // tile side in pixels (multiple of 64), 0: one tile
 };
 
-enum SectionType : uint8_t {
-  kEnd = 0x00,
-  kHyperLatent = 0x01,  // a tile's z symbols (rANS lanes)
-  kLatent = 0x02,       // a tile's y symbols (rANS lanes)
-};
-bool is_known_section(uint8_t type);
+// The quality as the header stores it: unsigned 16.16 fixed point. quality_to_q16 checks
+// q against [0, max_quality] (std::invalid_argument outside) and rounds to the nearest
+// step; coders use q16_to_quality(quality_to_q16(q)) so encoder and decoder agree.
+uint32_t quality_to_q16(double q, double max_quality);
+inline double q16_to_quality(uint32_t q16) { return q16 / 65536.0; }
+
+// Section types are owned by the architectures (models/*/; numbers allocated in
+// docs/bitstream.md); the container itself knows only END.
+inline constexpr uint8_t kEnd = 0x00;
 
 struct Section {
   uint8_t type = 0;
@@ -60,6 +63,8 @@ struct Parsed {
 
 // Serialises header and sections and appends the END section.
 std::vector<uint8_t> write(const Header& h, const std::vector<Section>& sections);
-Parsed parse(const uint8_t* data, size_t size);
+// `known`: the section types the caller decodes; other required sections are refused, other
+// optional ones skipped. Without a list, every section is returned (nlc info).
+Parsed parse(const uint8_t* data, size_t size, const std::vector<uint8_t>* known = nullptr);
 
 }  // namespace nlc::bitstream

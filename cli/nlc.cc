@@ -7,13 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "bitstream/container.h"
-#include "models/hyperprior.h"
+#include "eval/eval.h"
 #include "nlc/codec.h"
 #include "nlc/image.h"
-#include "codec/src/image_tensor.h"
-#include "eval/eval.h"
-#include "cli/cuda_plugin.h"
 
 namespace {
 
@@ -165,20 +161,16 @@ Options parse(int argc, char** argv) {
 
 int info(const Options& o) {
   std::vector<uint8_t> bytes = nlc::read_file(o.input);
-  nlc::bitstream::Parsed p = nlc::bitstream::parse(bytes.data(), bytes.size());
-  const auto& h = p.header;
-  const std::string id = nlc::to_hex(h.model_id);
-  double pixels = double(h.width) * h.height;
+  const nlc::StreamInfo i = nlc::stream_info(bytes.data(), bytes.size());
+  double pixels = double(i.width) * i.height;
   std::printf("stream      %s\nversion     %d.%d\nmodel       sha256:%s\n", o.input.c_str(),
-              h.major, h.minor, id.c_str());
-  std::printf("image       %ux%u, %d-bit %s\nquality     %.5f\ntiles       %s\n", h.width,
-              h.height, h.bit_depth, h.colour == nlc::bitstream::ColourFormat::kGray ? "gray" : "RGB",
-              h.quality_q16 / 65536.0, h.tile_size ? std::to_string(h.tile_size).c_str() : "one");
-  for (const auto& s : p.sections)
-    std::printf("section     %-12s %8zu bytes at %zu\n",
-                s.type == nlc::bitstream::kHyperLatent ? "HYPER_LATENT" : "LATENT", s.size,
-                s.offset);
-  if (p.skipped_optional) std::printf("skipped     %zu unknown optional sections\n", p.skipped_optional);
+              i.major, i.minor, i.model_identity.c_str());
+  std::printf("image       %ux%u, %d-bit %s\nquality     %.5f\ntiles       %s\n", i.width,
+              i.height, i.bit_depth, i.channels == 1 ? "gray" : "RGB", i.quality,
+              i.tile_size ? std::to_string(i.tile_size).c_str() : "one");
+  for (const auto& s : i.sections)
+    std::printf("section     %-12s %8zu bytes at %zu\n", s.name.c_str(), s.size, s.offset);
+  if (i.skipped_optional) std::printf("skipped     %zu unknown optional sections\n", i.skipped_optional);
   std::printf("size        %zu bytes\nbpp         %.6f\n", bytes.size(), 8.0 * double(bytes.size()) / pixels);
   return 0;
 }
@@ -187,15 +179,10 @@ int info(const Options& o) {
 // when one is usable, else says so in one line and stays on the CPU.
 template <class Codec>
 void choose_device(Codec& codec, const std::string& device, bool tensor_cores) {
-  if (device == "cpu") return;
-  std::string why;
-  nlc::AcceleratorFactory factory;
-  if (nlc::cli::cuda_factory(tensor_cores, &factory, &why)) {
-    codec.set_accelerator(factory);
-    return;
-  }
-  if (device == "cuda") throw std::runtime_error("--device cuda: " + why);
-  std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
+  nlc::DeviceOptions opt;
+  opt.tensor_cores = tensor_cores;
+  const std::string why = codec.set_device(device, opt);
+  if (!why.empty()) std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
 }
 
 // Wall-clock seconds of `repeat` calls of f after one warm-up call (cuDNN's algorithm
@@ -225,7 +212,7 @@ int bench(const Options& o, const std::string& model_path) {
   std::vector<uint8_t> stream;
   std::printf("%s: %dx%d, quality %.3g, device %s, %d threads, %d timed calls each\n",
               o.input.c_str(), img.width, img.height, o.quality, dec.device().c_str(),
-              nlc::num_threads(), o.repeat);
+              nlc::threads(), o.repeat);
   auto report = [&](const char* what, std::pair<double, double> t, double frames) {
     std::printf("%-14s median %9.2f ms  best %9.2f ms  %8.2f MP/s  %8.2f frames/s\n", what,
                 t.first * 1e3, t.second * 1e3, frames * mp / t.first, frames / t.first);
@@ -245,7 +232,7 @@ int bench(const Options& o, const std::string& model_path) {
 
 int run(const Options& o) {
   using clock = std::chrono::steady_clock;
-  nlc::set_num_threads(o.threads);
+  nlc::set_threads(o.threads);
   if (o.command == "info") return info(o);
   if (o.command == "compare") {
     nlc::Image a = nlc::read_png(o.input), b = nlc::read_png(o.output);
@@ -288,32 +275,28 @@ int run(const Options& o) {
     std::fprintf(stderr, "%s: %dx%d decoded in %.3f s\n", o.input.c_str(), img.width, img.height, secs);
     return 0;
   }
-  nlc::ModelFile file = nlc::load_model_file(model_path);
-  nlc::MeanScaleHyperprior model(file, o.reference ? nlc::Backend::kReference
-                                                   : nlc::Backend::kOptimized);
   if (o.command == "model-info") {
-    std::printf("model     %s\narch      %s (format %d.%d)\nidentity  sha256:%s\n"
-                "N, M      %d, %d\nqualities 0 .. %d (lambda %.4g .. %.4g)\n",
-                model_path.c_str(), file.arch.c_str(), file.major, file.minor,
-                file.identity_hex().c_str(), model.N(), model.M(), model.num_qualities() - 1,
-                model.lambdas().front(), model.lambdas().back());
+    const nlc::ModelInfo m = nlc::model_info(model_path);
+    std::printf("model     %s\narch      %s (format %d.%d)\nidentity  sha256:%s\n", m.path.c_str(),
+                m.arch.c_str(), m.format_major, m.format_minor, m.identity.c_str());
+    for (const auto& [k, v] : m.details) std::printf("%-9s %s\n", k.c_str(), v.c_str());
     return 0;
   }
   nlc::Image img = nlc::read_png(o.input);
-  auto t0 = clock::now();
-  nlc::Tensor x = nlc::image_to_tensor(img, nlc::MeanScaleHyperprior::kAlign);
-  nlc::MeanScaleHyperprior::Result r = model.forward(x, o.quality);
-  nlc::Image rec = nlc::tensor_to_image(r.x_hat, img.width, img.height, img.channels);
-  double secs = std::chrono::duration<double>(clock::now() - t0).count();
-  double pixels = double(img.width) * img.height;
-  if (!o.output.empty()) nlc::write_png(o.output, rec);
+  const nlc::Estimate e = nlc::estimate(model_path, img, o.quality, o.reference);
+  if (!o.output.empty()) nlc::write_png(o.output, e.reconstruction);
   std::printf("%s: %dx%d, quality %.3g, model %.12s\n", o.input.c_str(), img.width, img.height,
-              o.quality, model.identity_hex().c_str());
-  std::printf("estimated rate  %.4f bpp (y %.4f + z %.4f)\n",
-              (r.bits_y + r.bits_z) / pixels, r.bits_y / pixels, r.bits_z / pixels);
-  std::printf("PSNR-RGB        %.3f dB (8-bit reconstruction)\n", nlc::psnr(img, rec));
-  std::printf("time            %.3f s (%s kernels, %d threads)\n", secs,
-              o.reference ? "reference" : "optimised", nlc::num_threads());
+              o.quality, nlc::model_info(model_path).identity.c_str());
+  std::string parts;
+  for (const auto& [k, v] : e.bpp_parts) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%s%s %.4f", parts.empty() ? "" : " + ", k.c_str(), v);
+    parts += b;
+  }
+  std::printf("estimated rate  %.4f bpp (%s)\n", e.bpp, parts.c_str());
+  std::printf("PSNR-RGB        %.3f dB (8-bit reconstruction)\n", nlc::psnr(img, e.reconstruction));
+  std::printf("time            %.3f s (%s kernels, %d threads)\n", e.seconds,
+              o.reference ? "reference" : "optimised", nlc::threads());
   if (!o.output.empty()) std::printf("wrote           %s\n", o.output.c_str());
   return 0;
 }

@@ -1,33 +1,26 @@
 #include "entropy/entropy_models.h"
 
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace nlc {
 
-EntropyBottleneck::EntropyBottleneck(const ModelFile& f, int channels) : channels_(channels) {
-  auto it = f.params.find("eb_filters");
-  if (it == f.params.end() || !std::holds_alternative<std::string>(it->second))
-    throw ModelError(f.source + ": model lacks 'eb_filters'");
-  dims_ = {1};
-  std::stringstream ss(std::get<std::string>(it->second));
-  for (std::string tok; std::getline(ss, tok, ',');) {
-    int v = std::atoi(tok.c_str());
-    if (v <= 0 || v > 64) throw ModelError(f.source + ": bad 'eb_filters'");
-    dims_.push_back(v);
+EntropyBottleneck::EntropyBottleneck(int channels, std::vector<int> dims,
+                                     std::vector<std::vector<float>> matrices,
+                                     std::vector<std::vector<float>> biases,
+                                     std::vector<std::vector<float>> factors)
+    : channels_(channels), dims_(std::move(dims)), mats_(std::move(matrices)),
+      biases_(std::move(biases)), factors_(std::move(factors)) {
+  bool ok = channels_ > 0 && dims_.size() >= 2 && dims_.front() == 1 && dims_.back() == 1 &&
+            mats_.size() + 1 == dims_.size() && biases_.size() == mats_.size() &&
+            factors_.size() + 1 == mats_.size();
+  for (size_t i = 0; ok && i + 1 < dims_.size(); ++i) {
+    const size_t in = size_t(dims_[i]), out = size_t(dims_[i + 1]), C = size_t(channels_);
+    ok = dims_[i + 1] > 0 && dims_[i + 1] <= 64 && mats_[i].size() == C * out * in &&
+         biases_[i].size() == C * out && (i + 2 >= dims_.size() || factors_[i].size() == C * out);
   }
-  dims_.push_back(1);
-  const int64_t C = channels;
-  for (size_t i = 0; i + 1 < dims_.size(); ++i) {
-    const std::string k = std::to_string(i);
-    mats_.push_back(
-        f.tensor("entropy_bottleneck.matrices." + k, {C, dims_[i + 1], dims_[i]}).data);
-    biases_.push_back(f.tensor("entropy_bottleneck.biases." + k, {C, dims_[i + 1], 1}).data);
-    if (i + 2 < dims_.size())
-      factors_.push_back(
-          f.tensor("entropy_bottleneck.factors." + k, {C, dims_[i + 1], 1}).data);
-  }
+  if (!ok) throw std::invalid_argument("EntropyBottleneck: inconsistent parameters");
 }
 
 double EntropyBottleneck::logits_cumulative(int c, double x) const {

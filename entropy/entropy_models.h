@@ -1,12 +1,11 @@
 // Entropy models, likelihood side: the rate the trainer optimises, evaluated on the
-// quantised latents. (The range coder's CDF tables, built from the same models, come with
-// the bitstream work; see docs/architecture.md.)
+// quantised latents. (The coder's CDF tables are built from the same models by the exporter
+// and loaded with the model: models/cdf_tables.h.)
 #pragma once
 
 #include <vector>
 
 #include "kernels/cpu/tensor.h"
-#include "models/nlcm.h"
 
 namespace nlc {
 
@@ -17,7 +16,10 @@ inline constexpr double kLikelihoodBound = 1e-9;
 class EntropyBottleneck {
  public:
   EntropyBottleneck() = default;
-  EntropyBottleneck(const ModelFile& f, int channels);
+  // Per layer i (dims = 1, filters..., 1): matrices [C][dims[i+1]][dims[i]], biases
+  // [C][dims[i+1]], factors [C][dims[i+1]] (all but the last layer), effective values.
+  EntropyBottleneck(int channels, std::vector<int> dims, std::vector<std::vector<float>> matrices,
+                    std::vector<std::vector<float>> biases, std::vector<std::vector<float>> factors);
   int channels() const { return channels_; }
   // Logit of the cumulative of channel c at x.
   double logits_cumulative(int c, double x) const;

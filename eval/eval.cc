@@ -88,7 +88,7 @@ Sample measure(const std::string& image, double quality, const Image& ref,
   s.quality = quality;
   s.bytes = bytes.size();
   s.bpp = 8.0 * double(bytes.size()) / (double(ref.width) * ref.height);
-  s.psnr = psnr_rgb(ref, decoded);
+  s.psnr = nlc::psnr(ref, decoded);
   s.ms_ssim = ms_ssim(ref, decoded);
   s.encode_ms = enc_ms;
   s.decode_ms = dec_ms;

@@ -7,8 +7,6 @@
 
 namespace nlc::eval {
 
-double psnr_rgb(const Image& ref, const Image& test) { return psnr(ref, test); }
-
 namespace {
 
 struct Plane {

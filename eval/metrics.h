@@ -5,8 +5,7 @@
 
 namespace nlc::eval {
 
-// PSNR over all samples of all channels (PSNR-RGB for colour images), peak 255.
-double psnr_rgb(const Image& ref, const Image& test);
+// PSNR-RGB is nlc::psnr (nlc/image.h), the library's one definition.
 
 // MS-SSIM (Wang, Simoncelli, Bovik 2003) as the learned-compression literature computes it
 // (pytorch_msssim, used by CompressAI): per channel, Gaussian window 11 / sigma 1.5 applied

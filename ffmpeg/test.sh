@@ -77,7 +77,17 @@ refused() {  # refused DESCRIPTION MESSAGE FILTER-OPTIONS: ffmpeg fails and says
   check "$1 (exit $rc)" '[ $rc != 0 ] && [ $rc -lt 128 ] && grep -q "$msg" err.txt' || cat err.txt
 }
 refused "missing model is an error that names it" "cannot load the nlc model" model=/no/such.nlcm
-refused "device=cuda is refused clearly" "no GPU path" device=cuda
+# device= goes through libnlc's device selection: cuda codes on a GPU where one is usable,
+# else it is refused with the reason; auto always codes.
+"$FF" -hide_banner -nostdin -y -i clip.nut -vf nlc=device=cuda -f null - 2>err.txt; rc=$?
+if [ $rc = 0 ]; then
+  check "device=cuda codes on this machine's GPU" 'true'
+else
+  check "device=cuda without a usable GPU is refused with the reason (exit $rc)" \
+    '[ $rc -lt 128 ] && grep -q "device cannot be used.*device cuda" err.txt' || cat err.txt
+fi
+"$FF" -hide_banner -nostdin -y -i clip.nut -vf nlc=device=auto:q=1 -f null - 2>err.txt; rc=$?
+check "device=auto codes (on the GPU or the CPU)" '[ $rc = 0 ]' || cat err.txt
 refused "quality above the model's range is refused" "above the model" quality=99
 refused "streams= without a frame number is refused" "frame number" streams=plain.nlc
 head -c 3000 rt.mkv > cut.mkv

@@ -115,12 +115,7 @@ static av_cold int init(AVFilterContext *ctx)
     nlc_status st;
     double max_q;
 
-    if (!strcmp(s->device, "cuda")) {
-        av_log(ctx, AV_LOG_ERROR, "device=cuda: libnlc has no GPU path yet (only the nlc tool's --device cuda); use device=cpu or auto\n");
-        return AVERROR(ENOSYS);
-    } else if (!strcmp(s->device, "auto")) {
-        av_log(ctx, AV_LOG_INFO, "device=auto: libnlc has no GPU path yet, coding on the CPU\n");
-    } else if (strcmp(s->device, "cpu")) {
+    if (strcmp(s->device, "cpu") && strcmp(s->device, "cuda") && strcmp(s->device, "auto")) {
         av_log(ctx, AV_LOG_ERROR, "device must be cpu, cuda or auto, not '%s'\n", s->device);
         return AVERROR(EINVAL);
     }
@@ -130,6 +125,12 @@ static av_cold int init(AVFilterContext *ctx)
         return nlc_error(ctx, st, "cannot load the nlc model");
     if ((st = nlc_decoder_create(s->model, &s->dec)) != NLC_OK)
         return nlc_error(ctx, st, "cannot load the nlc model");
+    /* The device (libnlc's selection, as nlc --device): auto that stays on the CPU says why. */
+    if ((st = nlc_encoder_set_device(s->enc, s->device, 0)) != NLC_OK ||
+        (st = nlc_decoder_set_device(s->dec, s->device, 0)) != NLC_OK)
+        return nlc_error(ctx, st, "device cannot be used");
+    if (!strcmp(s->device, "auto") && nlc_last_error()[0])
+        av_log(ctx, AV_LOG_INFO, "device=auto: %s\n", nlc_last_error());
     max_q = nlc_encoder_max_quality(s->enc);
     if (s->quality > max_q) {
         av_log(ctx, AV_LOG_ERROR, "quality %g is above the model's maximum %g\n", s->quality, max_q);
@@ -234,17 +235,6 @@ static void rgb_to_frame(NlcContext *s, const uint8_t *rgb, AVFrame *out, int w,
     }
 }
 
-static double psnr_rgb(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    double se = 0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        const double d = (double)a[i] - b[i];
-        se += d * d;
-    }
-    return se == 0 ? INFINITY : 10 * log10(255.0 * 255.0 * n / se);
-}
-
 /* Writes a frame's stream: to a temporary name in the same folder, then renamed. */
 static int write_stream(AVFilterContext *ctx, const char *pattern, int64_t number,
                         const uint8_t *data, size_t size)
@@ -310,7 +300,7 @@ static int filter_frame(AVFilterLink *inlink, AVFrame *in)
     av_dict_set(&out->metadata, "lavfi.nlc.bytes", value, 0);
     snprintf(value, sizeof(value), "%.6f", 8.0 * size / ((double)w * h));
     av_dict_set(&out->metadata, "lavfi.nlc.bpp", value, 0);
-    snprintf(value, sizeof(value), "%.4f", psnr_rgb(s->rgb, decoded, (size_t)w * h * 3));
+    snprintf(value, sizeof(value), "%.4f", nlc_psnr(s->rgb, decoded, (size_t)w * h * 3));
     av_dict_set(&out->metadata, "lavfi.nlc.psnr", value, 0);
 
     nlc_free(stream);

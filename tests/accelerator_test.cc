@@ -1,6 +1,7 @@
-// The codec's accelerator path (what --device cuda uses), exercised without a GPU: an
-// accelerator whose integer h_s and rANS coder are the CUDA kernels' own per-element and
-// per-lane functions in host emulation (kernels/cuda/), and whose transforms are the CPU's;
+// The hyperprior's GPU backend (what device cuda uses), exercised without a GPU: a backend
+// whose integer h_s and rANS coder are the CUDA kernels' own per-element and per-lane
+// functions in host emulation (models/mshp/cuda/, entropy/cuda/), and whose transforms are
+// the CPU's;
 // stage by stage, and whole tiles through cuda::TileCodec (the GPU tile pipeline, in host
 // memory). The codec through it must write byte-identical streams and decode identical
 // pixels to the plain CPU codec, on the shipped model, and reject what the CPU rejects.
@@ -10,9 +11,6 @@
 #include <random>
 
 #include "bitstream/container.h"
-#include "codec/src/accelerator.h"
-#include "kernels/cuda/cuda.h"
-#include "models/hyperprior.h"
 #include "nlc/codec.h"
 #include "emulated_gpu.h"
 
@@ -27,7 +25,8 @@ Image noise_image(int w, int h, unsigned seed) {
   return img;
 }
 
-AcceleratorFactory emulated(bool whole_tiles) { return emulated_gpu(default_model_path(), whole_tiles); }
+template <class Codec>
+void emulate(Codec& c, bool whole_tiles) { use_emulated_gpu(c, default_model_path(), whole_tiles); }
 
 Image gray(const Image& rgb) {
   Image g{rgb.width, rgb.height, 1, std::vector<uint8_t>(size_t(rgb.width) * rgb.height)};
@@ -39,9 +38,8 @@ TEST(Accelerator, StreamsAndPixelsIdenticalToTheCpu) {
   const std::string model = default_model_path();
   Encoder cpu_enc(model), acc_enc(model);
   Decoder cpu_dec(model), acc_dec(model);
-  auto make = emulated(false);
-  acc_enc.set_accelerator(make);
-  acc_dec.set_accelerator(make);
+  emulate(acc_enc, false);
+  emulate(acc_dec, false);
   EXPECT_EQ(acc_dec.device(), "CUDA kernels in host emulation");
   EXPECT_EQ(cpu_dec.device(), "CPU");
   for (const Image& img : {noise_image(97, 61, 1), noise_image(300, 70, 2)}) {
@@ -52,7 +50,7 @@ TEST(Accelerator, StreamsAndPixelsIdenticalToTheCpu) {
     EXPECT_EQ(a.pixels, b.pixels) << img.width;
     EXPECT_GT(EmulatedGpu::calls, calls_before);  // the accelerator did run
   }
-  acc_dec.set_accelerator(nullptr);
+  acc_dec.set_device("cpu");
   EXPECT_EQ(acc_dec.device(), "CPU");
 }
 
@@ -63,8 +61,8 @@ TEST(Accelerator, WholeTilePipelineIdenticalToTheCpu) {
   const std::string model = default_model_path();
   Encoder cpu_enc(model), acc_enc(model);
   Decoder cpu_dec(model), acc_dec(model);
-  acc_enc.set_accelerator(emulated(true));
-  acc_dec.set_accelerator(emulated(true));
+  emulate(acc_enc, true);
+  emulate(acc_dec, true);
   const std::vector<Image> images{noise_image(97, 61, 6), gray(noise_image(130, 70, 7)),
                                   noise_image(64, 128, 8)};
   for (const Image& img : images)
@@ -113,7 +111,7 @@ TEST(Accelerator, BatchedTilesIdenticalToTheCpu) {
   const std::string model = default_model_path();
   Encoder enc(model);
   Decoder cpu(model), acc(model);
-  acc.set_accelerator(emulated(true));
+  emulate(acc, true);
   const std::vector<Image> images{noise_image(80, 48, 10), noise_image(150, 90, 11),
                                   gray(noise_image(80, 48, 12)), noise_image(80, 48, 13)};
   std::vector<std::vector<uint8_t>> streams;

@@ -10,9 +10,9 @@
 
 #include "bitstream/crc32c.h"
 #include "kernels/cpu/ops.h"
-#include "models/hyperprior.h"
+#include "models/mshp/hyperprior.h"
 #include "nlc/codec.h"
-#include "codec/src/image_tensor.h"
+#include "models/mshp/image_tensor.h"
 
 namespace nlc {
 namespace {

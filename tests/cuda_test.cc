@@ -5,8 +5,10 @@
 
 #include <filesystem>
 
+#include "entropy/cuda/rans_gpu.h"
 #include "kernels/cuda/cuda.h"
-#include "models/integer_hs.h"
+#include "models/mshp/cuda/mshp_cuda.h"
+#include "models/mshp/integer_hs.h"
 #include "models/nlcm.h"
 #include "rans_test_util.h"
 #include "test_util.h"

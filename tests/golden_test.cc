@@ -20,7 +20,7 @@
 #include <set>
 #include <string>
 
-#include "models/hyperprior.h"
+#include "models/mshp/hyperprior.h"
 #include "test_util.h"
 
 namespace nlc {
@@ -78,9 +78,9 @@ int check_rounding(const Tensor& got_int, const Tensor& want_int, const Tensor& 
 }
 
 TEST_F(Golden, EachStageMatchesPyTorch) {
-  for (Backend backend : {Backend::kOptimized, Backend::kReference}) {
+  for (Kernels backend : {Kernels::kOptimized, Kernels::kReference}) {
     MeanScaleHyperprior model(*model_file_, backend);
-    const char* bname = backend == Backend::kOptimized ? "optimised" : "reference";
+    const char* bname = backend == Kernels::kOptimized ? "optimised" : "reference";
     Tensor x = get("x");
     Tensor y = model.g_a(x);
     for (int qi = 0; qi < 3; ++qi) {
@@ -149,7 +149,7 @@ TEST_F(Golden, EachStageMatchesPyTorch) {
 // The integer h_s is exact: same mu_q and scale index as the trainer's simulation, for
 // every element, with no tolerance at all.
 TEST_F(Golden, IntegerHyperSynthesisIsBitExact) {
-  MeanScaleHyperprior model(*model_file_, Backend::kOptimized);
+  MeanScaleHyperprior model(*model_file_, Kernels::kOptimized);
   ASSERT_TRUE(model.has_integer_hs());
   for (int qi = 0; qi < 3; ++qi) {
     std::string p = "q" + std::to_string(qi) + ".";
@@ -173,7 +173,7 @@ TEST_F(Golden, IntegerHyperSynthesisIsBitExact) {
 }
 
 TEST_F(Golden, EndToEndMatchesPyTorch) {
-  MeanScaleHyperprior model(*model_file_, Backend::kOptimized);
+  MeanScaleHyperprior model(*model_file_, Kernels::kOptimized);
   for (int qi = 0; qi < 3; ++qi) {
     std::string p = "q" + std::to_string(qi) + ".";
     auto r = model.forward(get("x"), quality(qi));  // integer h_s, as the codec

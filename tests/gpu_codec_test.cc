@@ -15,7 +15,8 @@
 #include <random>
 
 #include "bitstream/container.h"
-#include "codec/src/cuda_accelerator.h"
+#include "kernels/cuda/cuda.h"
+#include "models/mshp/cuda/backend.h"
 #include "nlc/codec.h"
 #include "nlc/image.h"
 #include "emulated_gpu.h"
@@ -54,24 +55,29 @@ Image photo_like(int w, int h, unsigned seed) {
 class GpuCodec : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why;
     model = repo_path("models/mshp-gain-v1.nlcm");
-    if (!cuda_accelerator_usable(&why)) {
+    if (!cuda::available()) {
       const char* e = std::getenv("NLC_GPU_TEST_EMULATE");
-      if (!e || std::string(e) != "1") GTEST_SKIP() << why;
+      if (!e || std::string(e) != "1") GTEST_SKIP() << cuda::describe();
       emulated = true;
     }
     cpu_enc = std::make_unique<Encoder>(model);
     gpu_enc = std::make_unique<Encoder>(model);
     cpu_dec = std::make_unique<Decoder>(model);
     gpu_dec = std::make_unique<Decoder>(model);
-    gpu_enc->set_accelerator(accelerator());
-    gpu_dec->set_accelerator(accelerator());
+    on_gpu(*gpu_enc);
+    on_gpu(*gpu_dec);
     std::printf("GPU: %s\n", gpu_dec->device().c_str());
   }
-  // The GPU accelerator (or its emulation): tensor cores, whole tiles.
-  AcceleratorFactory accelerator(bool tensor_cores = false, bool whole_tiles = true) const {
-    return emulated ? emulated_gpu(model, whole_tiles) : cuda_accelerator(tensor_cores, whole_tiles);
+  // Puts a codec on the GPU backend (or its emulation): tensor cores, whole tiles.
+  template <class Codec>
+  void on_gpu(Codec& c, bool tensor_cores = false, bool whole_tiles = true) const {
+    if (emulated) return use_emulated_gpu(c, model, whole_tiles);
+    BackendOptions o;
+    o.tensor_cores = tensor_cores;
+    o.whole_tiles = whole_tiles;
+    Architecture& a = internal::architecture(c);
+    a.set_backend(mshp::cuda_backend(static_cast<MeanScaleHyperprior&>(a), o));
   }
   std::string model;
   bool emulated = false;
@@ -135,8 +141,8 @@ TEST_F(GpuCodec, SmallImagesThroughTheTilePipeline) {
 TEST_F(GpuCodec, WholeTilesEqualStageByStage) {
   Encoder staged_enc(model);
   Decoder staged_dec(model);
-  staged_enc.set_accelerator(accelerator(false, false));
-  staged_dec.set_accelerator(accelerator(false, false));
+  on_gpu(staged_enc, false, false);
+  on_gpu(staged_dec, false, false);
   Image gray{211, 97, 1, std::vector<uint8_t>(size_t(211) * 97)};
   const Image rgb = photo_like(211, 97, 5);
   for (size_t i = 0; i < gray.pixels.size(); ++i) gray.pixels[i] = rgb.pixels[3 * i];
@@ -183,7 +189,7 @@ TEST_F(GpuCodec, WholeTilesEqualStageByStage) {
 // (kodim23 at three qualities; the conformance set's other images are tiny).
 TEST_F(GpuCodec, TensorCoreModeKeepsPsnr) {
   Decoder tc(model);
-  tc.set_accelerator(accelerator(true));
+  on_gpu(tc, true);
   const Image ref = read_png(repo_path("assets/kodim23.png"));
   for (const char* name : {"kodim23_q0.nlc", "kodim23_q2.5.nlc", "kodim23_q5.nlc"}) {
     const auto s = read_file(repo_path(std::string("conformance/streams/") + name));
@@ -208,8 +214,8 @@ TEST_F(GpuCodec, TensorCoreModeKeepsKodakPsnr) {
   ASSERT_EQ(files.size(), 24u) << dir;
   Encoder tc_enc(model);
   Decoder tc_dec(model);
-  tc_enc.set_accelerator(accelerator(true));
-  tc_dec.set_accelerator(accelerator(true));
+  on_gpu(tc_enc, true);
+  on_gpu(tc_dec, true);
   for (double q : {0.0, 2.5, 5.0}) {
     double p32 = 0, p_dec = 0, p_all = 0, bytes32 = 0, bytes_tc = 0, pixels = 0;
     for (const auto& f : files) {

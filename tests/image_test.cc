@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "nlc/image.h"
-#include "codec/src/image_tensor.h"
+#include "models/mshp/image_tensor.h"
 
 namespace nlc {
 namespace {

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "bitstream/crc32c.h"
-#include "models/hyperprior.h"
+#include "models/mshp/hyperprior.h"
 
 namespace nlc {
 namespace {

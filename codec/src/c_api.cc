@@ -8,7 +8,6 @@
 #include "nlc/codec.h"
 #include "nlc/nlc.h"
 
-#include "kernels/cpu/ops.h"
 
 struct nlc_encoder {
   nlc::Encoder enc;
@@ -36,6 +35,9 @@ nlc_status guarded(F&& f) {
   } catch (const nlc::StreamError& e) {
     g_error = e.what();
     return NLC_ERROR_STREAM;
+  } catch (const nlc::DeviceError& e) {
+    g_error = e.what();
+    return NLC_ERROR_DEVICE;
   } catch (const std::invalid_argument& e) {
     g_error = e.what();
     return NLC_ERROR_ARGUMENT;
@@ -58,6 +60,22 @@ uint8_t* copy_out(const uint8_t* p, size_t n) {
   return out;
 }
 
+// Device selection: "auto" that stays on the CPU succeeds and leaves the reason as the
+// thread's last message.
+template <class Codec>
+nlc_status set_device(Codec& c, const char* device, int tensor_cores, const char* what) {
+  if (!device) {
+    g_error = std::string(what) + ": invalid argument (device is NULL)";
+    return NLC_ERROR_ARGUMENT;
+  }
+  std::string why;
+  nlc::DeviceOptions o;
+  o.tensor_cores = tensor_cores != 0;
+  nlc_status st = guarded([&] { why = c.set_device(device, o); });
+  if (st == NLC_OK && !why.empty()) g_error = "no usable GPU (" + why + "); using the CPU";
+  return st;
+}
+
 }  // namespace
 
 extern "C" {
@@ -65,7 +83,7 @@ extern "C" {
 const char* nlc_version(void) { return NLC_VERSION_STRING; }
 const char* nlc_last_error(void) { return g_error.c_str(); }
 void nlc_free(void* p) { std::free(p); }
-void nlc_set_threads(int n) { nlc::set_num_threads(n); }
+void nlc_set_threads(int n) { nlc::set_threads(n); }
 
 nlc_status nlc_encoder_create(const char* model_path, nlc_encoder** out) {
   if (!out) return NLC_ERROR_ARGUMENT;
@@ -101,6 +119,14 @@ nlc_status nlc_encode(nlc_encoder* enc, const uint8_t* pixels, int width, int he
   });
 }
 
+nlc_status nlc_encoder_set_device(nlc_encoder* enc, const char* device, int tensor_cores) {
+  if (!enc) {
+    g_error = "nlc_encoder_set_device: invalid argument (encoder is NULL)";
+    return NLC_ERROR_ARGUMENT;
+  }
+  return set_device(enc->enc, device, tensor_cores, "nlc_encoder_set_device");
+}
+
 nlc_status nlc_decoder_create(const char* model_path, nlc_decoder** out) {
   if (!out) return NLC_ERROR_ARGUMENT;
   *out = nullptr;
@@ -126,5 +152,15 @@ nlc_status nlc_decode(nlc_decoder* dec, const uint8_t* stream, size_t size, uint
     *channels = img.channels;
   });
 }
+
+nlc_status nlc_decoder_set_device(nlc_decoder* dec, const char* device, int tensor_cores) {
+  if (!dec) {
+    g_error = "nlc_decoder_set_device: invalid argument (decoder is NULL)";
+    return NLC_ERROR_ARGUMENT;
+  }
+  return set_device(dec->dec, device, tensor_cores, "nlc_decoder_set_device");
+}
+
+double nlc_psnr(const uint8_t* a, const uint8_t* b, size_t n) { return nlc::psnr(a, b, n); }
 
 }  // extern "C"

@@ -1,6 +1,4 @@
 #include "nlc/image.h"
-#include "codec/src/image_tensor.h"
-#include "models/quantize.h"
 
 #include <png.h>
 #include <sys/stat.h>
@@ -182,50 +180,21 @@ std::vector<uint8_t> encode_png(const Image& img) {
 
 void write_png(const std::string& path, const Image& img) { write_file_atomic(path, encode_png(img)); }
 
-Tensor image_to_tensor(const Image& img, int align) {
-  if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3))
-    throw ImageError("image_to_tensor: empty or unsupported image");
-  int H = (img.height + align - 1) / align * align, W = (img.width + align - 1) / align * align;
-  Tensor t = Tensor::uninitialized(Shape{1, H, W, 3});
-  for (int y = 0; y < H; ++y) {
-    int sy = std::min(y, img.height - 1);
-    for (int x = 0; x < W; ++x) {
-      int sx = std::min(x, img.width - 1);
-      const uint8_t* p = &img.pixels[(size_t(sy) * img.width + sx) * img.channels];
-      for (int c = 0; c < 3; ++c) t.at(0, y, x, c) = quant::sample(p[img.channels == 3 ? c : 0]);
-    }
+double psnr(const uint8_t* a, const uint8_t* b, size_t n) {
+  double se = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = double(a[i]) - double(b[i]);
+    se += d * d;
   }
-  return t;
-}
-
-Image tensor_to_image(const Tensor& t, int width, int height, int channels) {
-  if (t.n() != 1 || t.c() != 3 || t.h() < height || t.w() < width)
-    throw ImageError("tensor_to_image: tensor " + t.shape().str() + " does not hold the image");
-  Image img{width, height, channels, std::vector<uint8_t>(size_t(width) * height * channels)};
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x) {
-      uint8_t* p = &img.pixels[(size_t(y) * width + x) * channels];
-      float v[3];  // NaN (from a pathological stream) becomes 0
-      for (int c = 0; c < 3; ++c) v[c] = quant::pixel_scale(t.at(0, y, x, c));
-      if (channels == 3) {
-        for (int c = 0; c < 3; ++c) p[c] = quant::pixel(v[c]);  // half to even, as torch.round
-      } else {  // grayscale source: the three decoded channels are averaged
-        p[0] = quant::gray_pixel(v[0], v[1], v[2]);
-      }
-    }
-  return img;
+  double mse = se / double(n);
+  return mse == 0 ? INFINITY : 10.0 * std::log10(255.0 * 255.0 / mse);
 }
 
 double psnr(const Image& a, const Image& b) {
-  if (a.width != b.width || a.height != b.height || a.channels != b.channels)
+  if (a.width != b.width || a.height != b.height || a.channels != b.channels ||
+      a.pixels.size() != b.pixels.size())
     throw ImageError("psnr: images differ in size");
-  double se = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) {
-    double d = double(a.pixels[i]) - double(b.pixels[i]);
-    se += d * d;
-  }
-  double mse = se / double(a.pixels.size());
-  return mse == 0 ? INFINITY : 10.0 * std::log10(255.0 * 255.0 / mse);
+  return psnr(a.pixels.data(), b.pixels.data(), a.pixels.size());
 }
 
 }  // namespace nlc

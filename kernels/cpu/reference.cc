@@ -2,6 +2,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/conv_geometry.h"
 #include "kernels/cpu/ops.h"
 
 namespace nlc {
@@ -30,14 +31,8 @@ Shape conv_output_shape(const ConvSpec& s, const Shape& in) {
   if (in.c != s.cin)
     throw std::invalid_argument("convolution expects " + std::to_string(s.cin) +
                                 " input channels, got " + std::to_string(in.c));
-  int oh, ow;
-  if (s.transposed) {
-    oh = (in.h - 1) * s.stride - 2 * s.pad + s.k + s.output_padding;
-    ow = (in.w - 1) * s.stride - 2 * s.pad + s.k + s.output_padding;
-  } else {
-    oh = (in.h + 2 * s.pad - s.k) / s.stride + 1;
-    ow = (in.w + 2 * s.pad - s.k) / s.stride + 1;
-  }
+  const int oh = conv_output_size(in.h, s.k, s.stride, s.pad, s.output_padding, s.transposed);
+  const int ow = conv_output_size(in.w, s.k, s.stride, s.pad, s.output_padding, s.transposed);
   if (in.h <= 0 || in.w <= 0 || oh <= 0 || ow <= 0)
     throw std::invalid_argument("convolution input " + in.str() + " is too small");
   return Shape{in.n, oh, ow, s.cout};
@@ -57,18 +52,9 @@ Tensor conv2d(const Tensor& x, const ConvWeights& w) {
           double acc = w.bias[co];  // double: the reference should not be the noisy side
           for (int ky = 0; ky < K; ++ky)
             for (int kx = 0; kx < K; ++kx) {
-              int iy, ix;
-              if (s.transposed) {
-                // out[oy] gathers in[iy] where iy*stride - pad + ky == oy.
-                int ty = oy + s.pad - ky, tx = ox + s.pad - kx;
-                if (ty < 0 || tx < 0 || ty % s.stride || tx % s.stride) continue;
-                iy = ty / s.stride;
-                ix = tx / s.stride;
-              } else {
-                iy = oy * s.stride - s.pad + ky;
-                ix = ox * s.stride - s.pad + kx;
-              }
-              if (iy < 0 || ix < 0 || iy >= x.h() || ix >= x.w()) continue;
+              const int iy = conv_tap_input(oy, ky, s.stride, s.pad, s.transposed, x.h());
+              const int ix = conv_tap_input(ox, kx, s.stride, s.pad, s.transposed, x.w());
+              if (iy < 0 || ix < 0) continue;
               const float* in = &x.data()[x.index(n, iy, ix, 0)];
               for (int ci = 0; ci < s.cin; ++ci) {
                 size_t wi = s.transposed ? ((size_t(ci) * s.cout + co) * K + ky) * K + kx

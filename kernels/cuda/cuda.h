@@ -1,5 +1,7 @@
-// The CUDA path (compiled when nvcc and cuDNN are found; see CMakeLists.txt): device
-// discovery, the transforms (cuDNN), the integer h_s and the lane-parallel rANS coder.
+// The CUDA path's generic kernels (compiled when nvcc and cuDNN are found; see
+// CMakeLists.txt): device discovery and the transforms (cuDNN convolutions, GDN, ReLU). The
+// GPU coder is entropy/cuda/rans_gpu.h; each architecture's device pipeline lives beside it
+// (models/mshp/cuda/).
 #pragma once
 
 #include <functional>
@@ -7,9 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "entropy/rans.h"
 #include "kernels/cpu/ops.h"
-#include "models/integer_hs.h"
 
 namespace nlc::cuda {
 
@@ -53,113 +53,5 @@ class Transform {
 
 // One convolution or transposed convolution through cuDNN (as nlc::ref::conv2d).
 Tensor conv2d(const Tensor& x, const ConvWeights& w);
-
-// One stream to decode: its bytes, its n symbols' table indices, where the values go.
-struct RansDecodeJob {
-  const uint8_t* data;
-  size_t size;
-  const uint16_t* table_index;
-  size_t n;
-  int32_t* values;
-};
-
-// rANS on the GPU, one thread per lane: the same streams as nlc::rans_encode and the same
-// values (or the same StreamError) as nlc::rans_decode, for any input. Throws
-// std::runtime_error when no device is usable.
-std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
-                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes);
-void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
-                 const std::vector<QuantizedCdf>& tables, int32_t* values);
-// Many streams sharing one set of tables in one launch (all their lanes in parallel: the
-// way to keep a GPU busy, since one image has few lanes). A bad stream throws StreamError
-// naming it ("stream j: ...").
-void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
-                       const std::vector<QuantizedCdf>& tables);
-
-// The integer hyper-synthesis on the GPU: mu_q, sigma_q and scale indices identical to
-// IntegerHyperSynthesis::run. Holds the model's integer weights in device memory.
-namespace detail {
-struct IntegerHsWeights;  // resident.h
-}
-class IntegerHyperSynthesisGpu {
- public:
-  explicit IntegerHyperSynthesisGpu(const IntegerHyperSynthesis& model);  // throws without a GPU
-  ~IntegerHyperSynthesisGpu();
-  IntegerHyperSynthesis::Output run(const Tensor& z_hat) const;
-
- private:
-  const IntegerHyperSynthesis& model_;
-  std::unique_ptr<detail::IntegerHsWeights> w_;
-};
-
-// One tile of the codec kept where it runs, from pixels to the two sections' payloads and
-// back: latents, means, scale indices and symbols never cross the bus; only the pixels, the
-// small z latent (coded on the host: a few thousand symbols) and the y stream do. The same
-// arithmetic as the CPU codec (codec/src/codec.cc, models/quantize.h): the integer h_s and
-// the coder are exact, so a tile's streams equal the CPU's whenever the float transforms'
-// latent rounds the same way, and decoded pixels differ from the CPU's only by the float
-// transforms' rounding.
-struct TileModel {
-  const IntegerHyperSynthesis* hs = nullptr;
-  const std::vector<QuantizedCdf>* z_tables = nullptr;  // one per z channel
-  const std::vector<QuantizedCdf>* y_tables = nullptr;  // one per scale index
-  int N = 0, M = 0;   // z and y channels
-  int align = 64;     // tiles are padded to multiples of this; z is 1/align of the tile
-};
-class TileCodec {
- public:
-  // On the GPU, with the transforms (not owned; their last output is reused between calls).
-  TileCodec(const TileModel& m, Transform* g_a, Transform* h_a, Transform* g_s);
-  // Host emulation: the same pipeline in host memory with the given (CPU) transforms; for
-  // testing the pipeline on machines without a GPU.
-  using HostTransform = std::function<Tensor(const Tensor&)>;
-  TileCodec(const TileModel& m, HostTransform g_a, HostTransform h_a, HostTransform g_s);
-  ~TileCodec();
-  TileCodec(const TileCodec&) = delete;
-  TileCodec& operator=(const TileCodec&) = delete;
-
-  struct Streams {
-    std::vector<uint8_t> z, y;  // the HYPER_LATENT and LATENT payloads
-  };
-  // pixels: w x h x channels (1 or 3) interleaved; gain: the quality's gain per y channel.
-  Streams encode(const uint8_t* pixels, int w, int h, int channels, const std::vector<float>& gain);
-  // Throws StreamError for a stream the CPU decoder would reject. pixels: w x h x channels.
-  void decode(const uint8_t* z, size_t z_size, const uint8_t* y, size_t y_size, int w, int h,
-              int channels, const std::vector<float>& inv_gain, uint8_t* pixels);
-  // Many tiles (of one image or of many) at once: all their lanes in one rANS launch, the
-  // synthesis once per group of equal-sized tiles (as a batch). Returns, per job, "" or the
-  // message of the StreamError the CPU decoder throws for that tile (its pixels are then
-  // left as they were).
-  struct DecodeJob {
-    const uint8_t* z;
-    size_t z_size;
-    const uint8_t* y;
-    size_t y_size;
-    int w, h, channels;
-    const std::vector<float>* inv_gain;
-    uint8_t* pixels;  // w x h x channels
-  };
-  std::vector<std::string> decode(const std::vector<DecodeJob>& jobs);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// The same per-lane and per-element functions the kernels run, run in loops on the CPU:
-// lets machines without a GPU (CI) test the kernels' arithmetic; the CUDA tests check the
-// kernels themselves.
-namespace host_emulation {
-IntegerHyperSynthesis::Output integer_hs(const IntegerHyperSynthesis& model, const Tensor& z_hat);
-std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,
-                                 const std::vector<QuantizedCdf>& tables, uint32_t lanes);
-void rans_decode(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
-                 const std::vector<QuantizedCdf>& tables, int32_t* values);
-// Many streams sharing one set of tables in one launch (all their lanes in parallel: the
-// way to keep a GPU busy, since one image has few lanes). A bad stream throws StreamError
-// naming it ("stream j: ...").
-void rans_decode_batch(const std::vector<RansDecodeJob>& jobs,
-                       const std::vector<QuantizedCdf>& tables);
-}  // namespace host_emulation
 
 }  // namespace nlc::cuda

@@ -22,7 +22,8 @@ typedef enum {
   NLC_ERROR_MODEL = 3,    /* model file missing, corrupt, wrong version */
   NLC_ERROR_STREAM = 4,   /* stream truncated, corrupt, or for another model */
   NLC_ERROR_MEMORY = 5,   /* out of memory */
-  NLC_ERROR_INTERNAL = 6  /* anything else */
+  NLC_ERROR_INTERNAL = 6, /* anything else */
+  NLC_ERROR_DEVICE = 7    /* the device asked for cannot be used (no GPU, no plugin) */
 } nlc_status;
 
 typedef struct nlc_encoder nlc_encoder;
@@ -46,11 +47,23 @@ nlc_status nlc_encode(nlc_encoder* enc, const uint8_t* pixels, int width, int he
                       int channels, size_t stride, double quality, uint8_t** stream,
                       size_t* size);
 
+/* Where the encoder runs: "cpu" (default), "cuda" (NLC_ERROR_DEVICE when no GPU is usable)
+ * or "auto" (the GPU when usable, else the CPU; then nlc_last_error() says why the GPU was
+ * not used). tensor_cores: nonzero lets GPU convolutions use tensor cores (reduced
+ * precision). The streams decode identically on every device. */
+nlc_status nlc_encoder_set_device(nlc_encoder* enc, const char* device, int tensor_cores);
+
 nlc_status nlc_decoder_create(const char* model_path, nlc_decoder** out);
 void nlc_decoder_destroy(nlc_decoder* dec);
+/* As nlc_encoder_set_device. */
+nlc_status nlc_decoder_set_device(nlc_decoder* dec, const char* device, int tensor_cores);
 /* On success *pixels (nlc_free it) holds width*height*channels bytes, rows packed. */
 nlc_status nlc_decode(nlc_decoder* dec, const uint8_t* stream, size_t size, uint8_t** pixels,
                       int* width, int* height, int* channels);
+
+/* PSNR in dB between two 8-bit images of n bytes each (peak 255 over all samples; infinity
+ * when equal): nlc's one definition, as `nlc compare` and `nlc eval` report it. */
+double nlc_psnr(const uint8_t* a, const uint8_t* b, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
-#include "models/integer_hs.h"
-#include "models/quantize.h"
+#include "models/mshp/integer_hs.h"
+#include "models/mshp/quantize.h"
+#include "kernels/conv_geometry.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -87,17 +88,9 @@ void conv_row(const IntegerHyperSynthesis::Layer& l, const int32_t* in, int h, i
     std::copy(l.bias.begin(), l.bias.end(), acc);
     for (int ky = 0; ky < K; ++ky)
       for (int kx = 0; kx < K; ++kx) {
-        int iy, ix;
-        if (l.transposed) {
-          int ty = oy + l.pad - ky, tx = ox + l.pad - kx;
-          if (ty < 0 || tx < 0 || ty % S || tx % S) continue;
-          iy = ty / S;
-          ix = tx / S;
-        } else {
-          iy = oy * S - l.pad + ky;
-          ix = ox * S - l.pad + kx;
-        }
-        if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+        const int iy = conv_tap_input(oy, ky, S, l.pad, l.transposed, h);
+        const int ix = conv_tap_input(ox, kx, S, l.pad, l.transposed, w);
+        if (iy < 0 || ix < 0) continue;
         const int32_t* a = &in[((size_t(b) * h + iy) * w + ix) * l.cin];
         const int32_t* wt = &l.weight[(size_t(ky) * K + kx) * l.cin * C];
         for (int ci = 0; ci < l.cin; ++ci) {
@@ -119,13 +112,8 @@ void conv_row(const IntegerHyperSynthesis::Layer& l, const int32_t* in, int h, i
 std::vector<int64_t> IntegerHyperSynthesis::conv(const Layer& l, const std::vector<int32_t>& in,
                                                  int n, int h, int w, int& oh, int& ow) {
   const int K = l.k, S = l.stride, C = l.cout;
-  if (l.transposed) {
-    oh = (h - 1) * S - 2 * l.pad + K + l.output_padding;
-    ow = (w - 1) * S - 2 * l.pad + K + l.output_padding;
-  } else {
-    oh = (h + 2 * l.pad - K) / S + 1;
-    ow = (w + 2 * l.pad - K) / S + 1;
-  }
+  oh = conv_output_size(h, K, S, l.pad, l.output_padding, l.transposed);
+  ow = conv_output_size(w, K, S, l.pad, l.output_padding, l.transposed);
   std::vector<int64_t> out(size_t(n) * oh * ow * C);
   const int rows = n * oh;
 #pragma omp parallel

@@ -16,8 +16,9 @@
 
 #include "entropy/rans_internal.h"
 #include "kernels/cuda/check.h"
+#include "entropy/cuda/rans_gpu.h"
+#include "entropy/cuda/rans_resident.h"
 #include "kernels/cuda/cuda.h"
-#include "kernels/cuda/resident.h"
 
 namespace nlc::cuda {
 namespace {

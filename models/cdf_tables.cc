@@ -1,4 +1,4 @@
-#include "entropy/cdf_tables.h"
+#include "models/cdf_tables.h"
 
 namespace nlc {
 

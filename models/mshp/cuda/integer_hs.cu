@@ -9,9 +9,10 @@
 #include <algorithm>
 #include <memory>
 
+#include "kernels/conv_geometry.h"
 #include "kernels/cuda/check.h"
-#include "kernels/cuda/cuda.h"
-#include "kernels/cuda/resident.h"
+#include "models/mshp/cuda/integer_hs_resident.h"
+#include "models/mshp/cuda/mshp_cuda.h"
 
 namespace nlc::cuda {
 namespace {
@@ -26,13 +27,8 @@ struct LayerArgs {
 };
 
 __host__ __device__ void output_size(const IHS::Layer& l, int h, int w, int& oh, int& ow) {
-  if (l.transposed) {
-    oh = (h - 1) * l.stride - 2 * l.pad + l.k + l.output_padding;
-    ow = (w - 1) * l.stride - 2 * l.pad + l.k + l.output_padding;
-  } else {
-    oh = (h + 2 * l.pad - l.k) / l.stride + 1;
-    ow = (w + 2 * l.pad - l.k) / l.stride + 1;
-  }
+  oh = conv_output_size(h, l.k, l.stride, l.pad, l.output_padding, l.transposed);
+  ow = conv_output_size(w, l.k, l.stride, l.pad, l.output_padding, l.transposed);
 }
 
 // Output element e = ((b * oh + oy) * ow + ox) * cout + co, requantised.
@@ -46,17 +42,9 @@ __host__ __device__ long long conv_element(const LayerArgs& a, const int32_t* in
   int32_t acc = a.bias[co];
   for (int ky = 0; ky < a.k; ++ky)
     for (int kx = 0; kx < a.k; ++kx) {
-      int iy, ix;
-      if (a.transposed) {
-        const int ty = oy + a.pad - ky, tx = ox + a.pad - kx;
-        if (ty < 0 || tx < 0 || ty % a.stride || tx % a.stride) continue;
-        iy = ty / a.stride;
-        ix = tx / a.stride;
-      } else {
-        iy = oy * a.stride - a.pad + ky;
-        ix = ox * a.stride - a.pad + kx;
-      }
-      if (iy < 0 || ix < 0 || iy >= a.h || ix >= a.w) continue;
+      const int iy = conv_tap_input(oy, ky, a.stride, a.pad, a.transposed != 0, a.h);
+      const int ix = conv_tap_input(ox, kx, a.stride, a.pad, a.transposed != 0, a.w);
+      if (iy < 0 || ix < 0) continue;
       const int32_t* x = in + ((long long)(b * a.h + iy) * a.w + ix) * a.cin;
       const int32_t* wt = a.weight + (long long)(ky * a.k + kx) * a.cin * a.cout + co;
       for (int ci = 0; ci < a.cin; ++ci) acc += wt[(long long)ci * a.cout] * x[ci];

@@ -1,12 +1,13 @@
-#include "codec/src/cuda_accelerator.h"
+#include "models/mshp/cuda/backend.h"
 
 #include <variant>
 
-#include "codec/src/tile_jobs.h"
+#include "entropy/cuda/rans_gpu.h"
 #include "kernels/cuda/cuda.h"
-#include "models/hyperprior.h"
+#include "models/mshp/cuda/mshp_cuda.h"
+#include "models/mshp/cuda/tile_jobs.h"
 
-namespace nlc {
+namespace nlc::mshp {
 namespace {
 
 std::unique_ptr<cuda::Transform> to_gpu(const Sequential& s, bool tensor_cores) {
@@ -22,12 +23,13 @@ std::unique_ptr<cuda::Transform> to_gpu(const Sequential& s, bool tensor_cores) 
   return t;
 }
 
-class CudaAccelerator final : public Accelerator {
+class CudaBackend final : public Backend {
  public:
-  CudaAccelerator(const MeanScaleHyperprior& m, bool tc, bool whole_tiles)
+  CudaBackend(const MeanScaleHyperprior& m, bool tc, bool whole_tiles)
       : g_a_(to_gpu(m.g_a_layers(), tc)), h_a_(to_gpu(m.h_a_layers(), tc)),
         g_s_(to_gpu(m.g_s_layers(), tc)), hs_(m.integer_hs()), model_(m), tensor_cores_(tc),
         whole_tiles_(whole_tiles) {}
+  uint64_t batch_pixels() const override { return uint64_t(1) << 25; }
   std::string describe() const override {
     return cuda::describe() + (tensor_cores_ ? ", tensor cores" : ", fp32") +
            (whole_tiles_ ? "" : ", stage by stage");
@@ -45,11 +47,9 @@ class CudaAccelerator final : public Accelerator {
     cuda::rans_decode(data, size, table_index, n, tables, values);
   }
 
-  bool encode_tile(const Image& tile, const std::vector<float>& gain,
-                   const std::vector<QuantizedCdf>& z_tables,
-                   const std::vector<QuantizedCdf>& y_tables, std::vector<uint8_t>& z,
+  bool encode_tile(const Image& tile, const std::vector<float>& gain, std::vector<uint8_t>& z,
                    std::vector<uint8_t>& y) override {
-    cuda::TileCodec* t = tiles(z_tables, y_tables);
+    cuda::TileCodec* t = tiles();
     if (!t) return false;
     auto s = t->encode(tile.pixels.data(), tile.width, tile.height, tile.channels, gain);
     z = std::move(s.z);
@@ -57,27 +57,20 @@ class CudaAccelerator final : public Accelerator {
     return true;
   }
   bool decode_tiles(const std::vector<TileDecodeJob>& jobs,
-                    const std::vector<QuantizedCdf>& z_tables,
-                    const std::vector<QuantizedCdf>& y_tables,
                     std::vector<std::string>& errors) override {
-    cuda::TileCodec* t = tiles(z_tables, y_tables);
+    cuda::TileCodec* t = tiles();
     if (!t) return false;
-    errors = t->decode(tile_jobs(jobs));
+    errors = t->decode(cuda::tile_jobs(jobs));
     return true;
   }
 
  private:
-  // The tile pipeline for these tables (the codec's, which live as long as it does; built
-  // on first use, rebuilt if other tables come).
-  cuda::TileCodec* tiles(const std::vector<QuantizedCdf>& z_tables,
-                         const std::vector<QuantizedCdf>& y_tables) {
+  // The tile pipeline (built on first use).
+  cuda::TileCodec* tiles() {
     if (!whole_tiles_) return nullptr;
-    if (!tiles_ || tables_z_ != &z_tables || tables_y_ != &y_tables) {
-      tiles_ = std::make_unique<cuda::TileCodec>(tile_model(model_, z_tables, y_tables),
-                                                 g_a_.get(), h_a_.get(), g_s_.get());
-      tables_z_ = &z_tables;
-      tables_y_ = &y_tables;
-    }
+    if (!tiles_)
+      tiles_ = std::make_unique<cuda::TileCodec>(cuda::tile_model(model_), g_a_.get(), h_a_.get(),
+                                                 g_s_.get());
     return tiles_.get();
   }
 
@@ -86,23 +79,14 @@ class CudaAccelerator final : public Accelerator {
   const MeanScaleHyperprior& model_;
   bool tensor_cores_, whole_tiles_;
   std::unique_ptr<cuda::TileCodec> tiles_;
-  const std::vector<QuantizedCdf>* tables_z_ = nullptr;
-  const std::vector<QuantizedCdf>* tables_y_ = nullptr;
 };
 
 }  // namespace
 
-bool cuda_accelerator_usable(std::string* why) {
-  if (cuda::available()) return true;
-  if (why) *why = cuda::describe();
-  return false;
+std::unique_ptr<ArchBackend> cuda_backend(const MeanScaleHyperprior& model,
+                                          const BackendOptions& options) {
+  if (!model.has_integer_hs()) throw ModelError("model has no integer h_s");
+  return std::make_unique<CudaBackend>(model, options.tensor_cores, options.whole_tiles);
 }
 
-AcceleratorFactory cuda_accelerator(bool tensor_cores, bool whole_tiles) {
-  return [tensor_cores, whole_tiles](const MeanScaleHyperprior& model) -> std::unique_ptr<Accelerator> {
-    if (!model.has_integer_hs()) throw ModelError("model has no integer h_s");
-    return std::make_unique<CudaAccelerator>(model, tensor_cores, whole_tiles);
-  };
-}
-
-}  // namespace nlc
+}  // namespace nlc::mshp

@@ -24,4 +24,11 @@ class StreamError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A device that cannot be used: --device cuda without a usable GPU, a missing or broken
+// GPU plugin, an architecture the GPU backend does not run.
+class DeviceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace nlc

@@ -1,7 +1,7 @@
 // The codec's tile pipeline on the GPU (TileCodec, cuda.h). Each step is one of:
 //   * a cuDNN transform on device memory (Transform::forward_device),
-//   * the integer h_s or the lane coder on device arrays (resident.h),
-//   * a per-element functor from models/quantize.h run by detail::for_each,
+//   * the integer h_s or the lane coder on device arrays (entropy/cuda/rans_resident.h, integer_hs_resident.h),
+//   * a per-element functor from models/mshp/quantize.h run by detail::for_each,
 // so in host emulation (host memory, CPU transforms, the same functors in loops) the very
 // same sequence runs on machines without a GPU, where tests hold it to the CPU codec.
 //
@@ -19,9 +19,11 @@
 #include <string>
 #include <utility>
 
-#include "kernels/cuda/cuda.h"
-#include "kernels/cuda/resident.h"
-#include "models/quantize.h"
+#include "entropy/cuda/rans_resident.h"
+#include "models/mshp/cuda/integer_hs_resident.h"
+#include "models/mshp/cuda/mshp_cuda.h"
+#include "models/mshp/geometry.h"
+#include "models/mshp/quantize.h"
 
 namespace nlc::cuda {
 namespace {
@@ -165,7 +167,7 @@ struct TileCodec::Impl {
 
   void init(const TileModel& model, bool on_gpu) {
     if (!model.hs || !model.hs->loaded() || !model.z_tables || !model.y_tables || model.N <= 0 ||
-        model.M <= 0 || model.align <= 0)
+        model.M <= 0)
       throw std::invalid_argument("TileCodec: incomplete model");
     if (model.z_tables->size() != size_t(model.N) ||
         model.y_tables->size() < model.hs->thresholds().size() + 1)
@@ -224,7 +226,7 @@ TileCodec::Streams TileCodec::encode(const uint8_t* pixels, int w, int h, int ch
   const TileModel& m = I.m;
   if (w <= 0 || h <= 0 || (ch != 1 && ch != 3)) throw std::invalid_argument("TileCodec: bad tile");
   if (gain.size() != size_t(m.M)) throw std::invalid_argument("TileCodec: gain size mismatch");
-  const int H = round_up(h, m.align), W = round_up(w, m.align);
+  const int H = round_up(h, mshp::kAlign), W = round_up(w, mshp::kAlign);
   StageTimer timer(gpu, I.profiled, "encode (ms)");
 
   const detail::Array<uint8_t> px(pixels, size_t(w) * h * ch, gpu);
@@ -294,8 +296,9 @@ std::vector<std::string> TileCodec::decode(const std::vector<DecodeJob>& jobs) {
     if (!d.inv_gain || d.inv_gain->size() != size_t(m.M))
       throw std::invalid_argument("TileCodec: gain size mismatch");
     Geometry& g = geo[j];
-    g.zh = round_up(d.h, m.align) / m.align;
-    g.zw = round_up(d.w, m.align) / m.align;
+    const mshp::LatentGeometry lg = mshp::latent_geometry(d.w, d.h);
+    g.zh = lg.zh;
+    g.zw = lg.zw;
     detail::integer_hs_output_size(*m.hs, g.zh, g.zw, g.oh, g.ow);
     g.ny = size_t(g.oh) * g.ow * m.M;
     g.base = total;

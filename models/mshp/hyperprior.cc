@@ -1,67 +1,47 @@
-#include "models/hyperprior.h"
+#include "models/mshp/hyperprior.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
+#include "models/cdf_tables.h"
+
 namespace nlc {
-
-void Sequential::prepare() {
-  fused_.assign(layers_.size(), false);
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (auto* c = std::get_if<Conv>(&layers_[i])) {
-      bool relu_next = i + 1 < layers_.size() && std::holds_alternative<Relu>(layers_[i + 1]);
-      c->fast = std::make_unique<Conv2d>(c->w, relu_next);
-      if (relu_next) fused_[i + 1] = true;
-    } else if (auto* g = std::get_if<GdnLayer>(&layers_[i])) {
-      g->fast = std::make_unique<Gdn>(g->w);
-    }
-  }
-}
-
-Tensor Sequential::forward(const Tensor& x, Backend b) {
-  Tensor cur = x;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    Layer& l = layers_[i];
-    if (auto* c = std::get_if<Conv>(&l)) {
-      cur = b == Backend::kReference ? ref::conv2d(cur, c->w) : c->fast->forward(cur);
-    } else if (auto* g = std::get_if<GdnLayer>(&l)) {
-      cur = b == Backend::kReference ? ref::gdn(cur, g->w) : g->fast->forward(cur);
-    } else if (b == Backend::kReference) {
-      ref::relu(cur);
-    } else if (!fused_[i]) {
-      relu_inplace(cur);
-    }
-  }
-  return cur;
-}
-
 namespace {
 
-Sequential::Conv conv_layer(const ModelFile& f, const std::string& name, int cin, int cout,
-                            int k, int stride, bool transposed) {
-  Sequential::Conv c;
-  c.w.spec = ConvSpec{cin, cout, k, stride, k / 2, transposed ? stride - 1 : 0, transposed};
-  std::vector<int64_t> wd = transposed ? std::vector<int64_t>{cin, cout, k, k}
-                                       : std::vector<int64_t>{cout, cin, k, k};
-  c.w.weight = f.tensor(name + ".weight", wd).data;
-  c.w.bias = f.tensor(name + ".bias", {cout}).data;
-  return c;
-}
-
-Sequential::GdnLayer gdn_layer(const ModelFile& f, const std::string& name, int c,
-                               bool inverse) {
-  Sequential::GdnLayer g;
-  g.w.channels = c;
-  g.w.inverse = inverse;
-  g.w.beta = f.tensor(name + ".beta", {c}).data;
-  g.w.gamma = f.tensor(name + ".gamma", {c, c}).data;
-  return g;
+// The factorized prior of z as the trainer exports it (entropy_bottleneck.*; eb_filters).
+EntropyBottleneck load_entropy_bottleneck(const ModelFile& f, int channels) {
+  auto it = f.params.find("eb_filters");
+  if (it == f.params.end() || !std::holds_alternative<std::string>(it->second))
+    throw ModelError(f.source + ": model lacks 'eb_filters'");
+  std::vector<int> dims = {1};
+  std::stringstream ss(std::get<std::string>(it->second));
+  for (std::string tok; std::getline(ss, tok, ',');) {
+    int v = std::atoi(tok.c_str());
+    if (v <= 0 || v > 64) throw ModelError(f.source + ": bad 'eb_filters'");
+    dims.push_back(v);
+  }
+  dims.push_back(1);
+  const int64_t C = channels;
+  std::vector<std::vector<float>> mats, biases, factors;
+  for (size_t i = 0; i + 1 < dims.size(); ++i) {
+    const std::string k = std::to_string(i);
+    mats.push_back(f.tensor("entropy_bottleneck.matrices." + k, {C, dims[i + 1], dims[i]}).data);
+    biases.push_back(f.tensor("entropy_bottleneck.biases." + k, {C, dims[i + 1], 1}).data);
+    if (i + 2 < dims.size())
+      factors.push_back(f.tensor("entropy_bottleneck.factors." + k, {C, dims[i + 1], 1}).data);
+  }
+  return EntropyBottleneck(channels, std::move(dims), std::move(mats), std::move(biases),
+                           std::move(factors));
 }
 
 }  // namespace
 
-MeanScaleHyperprior::MeanScaleHyperprior(const ModelFile& f, Backend backend)
-    : backend_(backend) {
+
+MeanScaleHyperprior::~MeanScaleHyperprior() = default;
+
+MeanScaleHyperprior::MeanScaleHyperprior(const ModelFile& f, Kernels kernels)
+    : kernels_(kernels), source_(f.source) {
   if (f.arch != kArch)
     throw ModelError(f.source + ": architecture '" + f.arch + "' is not supported (expected '" +
                      kArch + "')");
@@ -116,11 +96,15 @@ MeanScaleHyperprior::MeanScaleHyperprior(const ModelFile& f, Backend backend)
           !std::isfinite(gain_.back()[c]) || !std::isfinite(inv_gain_.back()[c]))
         throw ModelError(f.source + ": gain vectors must be positive and finite");
   }
-  eb_ = EntropyBottleneck(f, N_);
+  eb_ = load_entropy_bottleneck(f, N_);
   auto it = f.params.find("h_s_integer");
   if (it != f.params.end() && std::holds_alternative<int64_t>(it->second) &&
-      std::get<int64_t>(it->second) == 1)
+      std::get<int64_t>(it->second) == 1) {
     int_hs_ = IntegerHyperSynthesis(f, N_, M_);
+    z_tables_ = load_cdf_tables(f, "z", size_t(N_));
+    y_tables_ = load_cdf_tables(f, "gaussian", int_hs_.scale_table().size());
+  }
+  backend_ = std::make_unique<mshp::CpuBackend>(*this);
 }
 
 void MeanScaleHyperprior::integer_params(const IntegerHyperSynthesis::Output& o, Tensor& mu,

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "models/host_device.h"
-#include "models/integer_hs.h"
+#include "kernels/host_device.h"
+#include "models/mshp/integer_hs.h"
 
 namespace nlc::quant {
 

@@ -28,6 +28,9 @@ void write_png(const std::string& path, const Image& img);  // "-": standard out
 std::vector<uint8_t> read_file(const std::string& path);
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
 
-double psnr(const Image& a, const Image& b);
+// PSNR-RGB in dB (peak 255, the mean squared error over all samples; infinity when equal):
+// the one definition nlc reports everywhere (compare, eval, bench, the FFmpeg filter).
+double psnr(const Image& a, const Image& b);  // ImageError when the sizes differ
+double psnr(const uint8_t* a, const uint8_t* b, size_t n);
 
 }  // namespace nlc

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/tensor.h"
-#include "models/host_device.h"
+#include "kernels/host_device.h"
 #include "models/nlcm.h"
 
 namespace nlc {

@@ -1,4 +1,5 @@
-// Between images and the runtime's tensors (internal to nlc; not installed).
+// Between images and the hyperprior's tensors (internal to nlc; not installed); the
+// per-element arithmetic is models/mshp/quantize.h, shared with the GPU tile pipeline.
 #pragma once
 
 #include "kernels/cpu/tensor.h"

@@ -1,0 +1,155 @@
+// The nlc codec: image -> .nlc stream -> image (stream format: docs/bitstream.md).
+//
+// An Encoder or Decoder holds one loaded model (of any architecture the library knows; the
+// model file names it) and runs on one device; each call is independent. One instance must
+// not be used from two threads at once (its kernels cache per-shape plans); use one instance
+// per thread. Errors are exceptions with messages: nlc::ImageError (input image),
+// nlc::ModelError (model file), nlc::StreamError (a stream that cannot be decoded exactly),
+// nlc::DeviceError (a device that cannot be used), std::invalid_argument (bad parameters).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nlc/errors.h"
+#include "nlc/image.h"
+
+namespace nlc {
+
+struct CodecAccess;
+
+struct EncodeStats {
+  double seconds = 0;
+  size_t bytes = 0;
+  double bpp = 0;  // 8 * bytes / (width * height)
+};
+
+// Where an Encoder or Decoder runs: "cpu" (the default), "cuda" (a GPU through the CUDA
+// plugin, libnlc_cuda.so; DeviceError when none is usable) or "auto" (the GPU when one is
+// usable, else the CPU). The entropy path is exact on every device, so streams decode
+// identically wherever they are decoded; pixels may differ by one 8-bit step.
+struct DeviceOptions {
+  bool tensor_cores = false;  // GPU convolutions on tensor cores (reduced precision)
+};
+
+// A decoded latent (Decoder::decode_latent): the dequantised latent the synthesis would
+// read, row-major height x width x channels (NHWC, N = 1) of float32.
+struct DecodedLatent {
+  int height = 0, width = 0, channels = 0;
+  double quality = 0;  // the stream's quality
+  int stride = 0;      // pixels per latent element along each side (image padded up)
+  std::vector<float> data;
+};
+
+class Encoder {
+ public:
+  explicit Encoder(const std::string& model_path);
+  ~Encoder();
+  Encoder(Encoder&&) noexcept;
+  Encoder& operator=(Encoder&&) noexcept;
+  // Quality is continuous in [0, max_quality()]; the stream stores it as 16.16 fixed point
+  // and the encoder uses that rounded value, exactly as the decoder will.
+  std::vector<uint8_t> encode(const Image& img, double quality, EncodeStats* stats = nullptr);
+  // Many images at the same quality: one stream each, in order.
+  std::vector<std::vector<uint8_t>> encode_batch(const std::vector<Image>& images, double quality);
+  double max_quality() const;
+  const std::string& model_identity() const;
+  // See DeviceOptions. Returns "" or, for "auto" on the CPU, why the GPU is not used.
+  std::string set_device(const std::string& device, const DeviceOptions& options = {});
+  std::string device() const;  // "CPU", or the GPU's description
+
+  struct Impl;
+
+ private:
+  friend struct CodecAccess;  // internal (tests)
+  std::unique_ptr<Impl> impl_;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(const std::string& model_path);
+  ~Decoder();
+  Decoder(Decoder&&) noexcept;
+  Decoder& operator=(Decoder&&) noexcept;
+  Image decode(const uint8_t* data, size_t size);
+  Image decode(const std::vector<uint8_t>& s) { return decode(s.data(), s.size()); }
+  // Many streams: one image each, in order. On a GPU, the tiles of all of them are decoded
+  // together (one launch of the coder for many streams, the synthesis batched). An invalid
+  // stream throws StreamError "stream i: ...".
+  std::vector<Image> decode_batch(const std::vector<std::vector<uint8_t>>& streams);
+  // The latent without the synthesis (bit-identical to what decode() synthesises from; a
+  // tiled stream's tiles are placed side by side). StreamError as decode().
+  DecodedLatent decode_latent(const uint8_t* data, size_t size);
+  const std::string& model_identity() const;
+  std::string set_device(const std::string& device, const DeviceOptions& options = {});
+  std::string device() const;
+
+  struct Impl;
+
+ private:
+  friend struct CodecAccess;  // internal (tests)
+  std::unique_ptr<Impl> impl_;
+};
+
+// Images up to this many pixels are coded whole; larger ones in independent tiles of
+// kTileSize x kTileSize (raster order), so that the transforms' memory stays bounded by one
+// tile's tensors (about 1 GiB at most) whatever the image size.
+inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
+inline constexpr uint32_t kTileSize = 1024;
+// Largest image a Decoder reconstructs (the output alone is 3 bytes a pixel): streams that
+// announce more are refused before anything is allocated.
+inline constexpr uint64_t kMaxDecodedPixels = uint64_t(16384) * 16384;
+
+// The default model: $NLC_MODEL, else <prefix>/share/nlc/default.nlcm next to the
+// executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.
+std::string default_model_path();
+
+// CPU threads for the transforms (n <= 0 leaves it), and the number in use.
+void set_threads(int n);
+int threads();
+
+// What a model file holds (nlc model-info).
+struct ModelInfo {
+  std::string path, arch, identity;  // identity: lower-case hex SHA-256
+  int format_major = 0, format_minor = 0;
+  double max_quality = 0;
+  std::vector<std::pair<std::string, std::string>> details;  // architecture-specific
+};
+ModelInfo model_info(const std::string& model_path);
+
+// A stream's header and sections, read without its model (nlc info). StreamError for a
+// stream the container cannot parse.
+struct StreamInfo {
+  int major = 0, minor = 0;
+  std::string model_identity;  // lower-case hex SHA-256
+  uint32_t width = 0, height = 0;
+  int bit_depth = 0, channels = 0;
+  double quality = 0;
+  uint32_t tile_size = 0;  // 0: one tile
+  struct Section {
+    uint8_t type = 0;
+    std::string name;  // "HYPER_LATENT", ..., or "0x.." for a type no architecture here writes
+    size_t size = 0, offset = 0;
+  };
+  std::vector<Section> sections;
+  size_t skipped_optional = 0;
+  size_t bytes = 0;
+};
+StreamInfo stream_info(const uint8_t* data, size_t size);
+
+// The model run without coding: its own rate estimate and reconstruction (nlc estimate).
+struct Estimate {
+  Image reconstruction;
+  double bpp = 0;
+  std::vector<std::pair<std::string, double>> bpp_parts;  // per latent ("y", "z", ...)
+  double seconds = 0;
+};
+// reference_kernels: the plain reference kernels (the definition; slow) instead of the
+// optimised ones.
+Estimate estimate(const std::string& model_path, const Image& img, double quality,
+                  bool reference_kernels = false);
+
+}  // namespace nlc
