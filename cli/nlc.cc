@@ -1,6 +1,7 @@
 // nlc: command-line front end (usage text below). Exit codes: 0 success, 1 runtime failure
 // (bad input, bad model, undecodable stream), 2 usage error.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,8 @@ const char* kUsage =
     "commands:\n"
     "  encode IN.png -o OUT.nlc [-q Q]       compress a PNG (8-bit RGB or gray) to a stream\n"
     "  decode IN.nlc -o OUT.png              decompress a stream\n"
+    "  decode IN.nlc --latent -o OUT.npy     the decoded latent without the synthesis: float32\n"
+    "                                        height x width x channels, numpy .npy\n"
     "  info IN.nlc                           header, sections, sizes and bpp of a stream\n"
     "  estimate IN.png [-o OUT.png] [-q Q]   run the model without coding: reconstruction,\n"
     "                                        estimated bpp and PSNR\n"
@@ -61,7 +64,7 @@ struct Options {
   bool tensor_cores = false;
   size_t limit = 0;
   int repeat = 5, batch = 0;
-  bool reference = false;
+  bool reference = false, latent = false;
   int threads = 0;
 };
 
@@ -124,6 +127,8 @@ Options parse(int argc, char** argv) {
       o.batch = std::atoi(value("--batch").c_str());
       // Every copy's output image is held at once: bounded so that a typo cannot exhaust memory.
       if (o.batch <= 0 || o.batch > 1024) throw UsageError("--batch needs a number in [1, 1024]");
+    } else if (a == "--latent") {
+      o.latent = true;
     } else if (a == "--reference") {
       o.reference = true;
     } else if (a == "--threads") {
@@ -173,6 +178,23 @@ int info(const Options& o) {
   if (i.skipped_optional) std::printf("skipped     %zu unknown optional sections\n", i.skipped_optional);
   std::printf("size        %zu bytes\nbpp         %.6f\n", bytes.size(), 8.0 * double(bytes.size()) / pixels);
   return 0;
+}
+
+// A latent as a numpy .npy file (format 1.0: magic, header length, a Python dict literal
+// padded with spaces to a multiple of 64 bytes, then the little-endian float32 data).
+std::vector<uint8_t> npy(const nlc::DecodedLatent& l) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                     std::to_string(l.height) + ", " + std::to_string(l.width) + ", " +
+                     std::to_string(l.channels) + "), }";
+  const size_t pre = 10;  // magic (6), version (2), header length (2)
+  dict.append((64 - (pre + dict.size() + 1) % 64) % 64, ' ');
+  dict += '\n';
+  static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
+  const std::string magic = std::string("\x93NUMPY\x01\x00", 8) + char(dict.size() & 255) +
+                            char(dict.size() >> 8);
+  std::string out = magic + dict;
+  out.append(reinterpret_cast<const char*>(l.data.data()), l.data.size() * sizeof(float));
+  return std::vector<uint8_t>(out.begin(), out.end());
 }
 
 // --device: cpu leaves the codec on the CPU; cuda requires a usable GPU; auto takes the GPU
@@ -264,6 +286,16 @@ int run(const Options& o) {
     return 0;
   }
   if (o.command == "bench") return bench(o, model_path);
+  if (o.command == "decode" && o.latent) {
+    std::vector<uint8_t> s = nlc::read_file(o.input);
+    nlc::Decoder dec(model_path);
+    choose_device(dec, o.device, o.tensor_cores);
+    const nlc::DecodedLatent l = dec.decode_latent(s.data(), s.size());
+    nlc::write_file_atomic(o.output, npy(l));
+    std::fprintf(stderr, "%s: latent %dx%dx%d (1/%d of the padded image), quality %.5f\n",
+                 o.input.c_str(), l.height, l.width, l.channels, l.stride, l.quality);
+    return 0;
+  }
   if (o.command == "decode") {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);

@@ -158,5 +158,49 @@ TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
 #endif
 }
 
+// decode_latent: the very latent the decoder synthesises from (g_s of it, rounded, is the
+// decoded image, bit for bit), untiled and tiled (tiles placed side by side), with the
+// stream's quality; a damaged stream is refused as decode() refuses it.
+TEST(Codec, DecodeLatentIsWhatTheSynthesisReads) {
+  MeanScaleHyperprior model(load_model_file(kModel));
+  Encoder enc(kModel);
+  Decoder dec(kModel);
+  for (const auto& [w, h] : {std::pair{97, 61}, std::pair{2100, 2050}}) {
+    const Image img = test_image(w, h, 3, 5);
+    const auto s = enc.encode(img, 1.25);
+    const Image want = dec.decode(s);
+    const DecodedLatent l = dec.decode_latent(s.data(), s.size());
+    EXPECT_EQ(l.quality, 1.25);
+    EXPECT_EQ(l.stride, 16);
+    ASSERT_EQ(l.height, (h + 63) / 64 * 4);
+    ASSERT_EQ(l.width, (w + 63) / 64 * 4);
+    ASSERT_EQ(l.channels, model.M());
+    ASSERT_EQ(l.data.size(), size_t(l.height) * l.width * l.channels);
+    if (w * h <= int(kMaxUntiledPixels)) {
+      Tensor y_hat = Tensor::uninitialized(Shape{1, l.height, l.width, l.channels});
+      std::copy(l.data.begin(), l.data.end(), y_hat.data());
+      EXPECT_EQ(tensor_to_image(model.g_s(y_hat), w, h, 3).pixels, want.pixels);
+    } else {
+      // Each 1024x1024 tile's latent (64x64) synthesises to that tile of the image.
+      for (const auto& [tx, ty] : {std::pair{0, 0}, std::pair{1, 1}, std::pair{2, 2}}) {
+        const int x0 = tx * 1024, y0 = ty * 1024, tw = std::min(1024, w - x0), th = std::min(1024, h - y0);
+        const int lh = (th + 63) / 64 * 4, lw = (tw + 63) / 64 * 4, C = l.channels;
+        Tensor y_hat = Tensor::uninitialized(Shape{1, lh, lw, C});
+        for (int y = 0; y < lh; ++y)
+          std::copy_n(&l.data[(size_t(y0 / 16 + y) * l.width + size_t(x0 / 16)) * C], size_t(lw) * C,
+                      &y_hat.data()[size_t(y) * lw * C]);
+        const Image t = tensor_to_image(model.g_s(y_hat), tw, th, 3);
+        for (int y = 0; y < th; ++y)
+          ASSERT_EQ(0, std::memcmp(&t.pixels[size_t(y) * tw * 3],
+                                   &want.pixels[(size_t(y0 + y) * w + x0) * 3], size_t(tw) * 3))
+              << "tile " << tx << "," << ty << " row " << y;
+      }
+    }
+    auto bad = s;
+    bad.resize(bad.size() - 20);
+    EXPECT_THROW(dec.decode_latent(bad.data(), bad.size()), StreamError);
+  }
+}
+
 }  // namespace
 }  // namespace nlc

@@ -40,6 +40,23 @@ int main(int argc, char** argv) {
     fprintf(stderr, "an out-of-range quality was not reported\n");
     return 1;
   }
+  /* Device selection through the library: cpu works, an unknown name is an argument error,
+   * auto works everywhere (on the CPU it says why not the GPU), cuda works or says why not. */
+  if (nlc_decoder_set_device(dec, "cpu", 0) != NLC_OK ||
+      nlc_encoder_set_device(enc, "gpu", 0) != NLC_ERROR_ARGUMENT ||
+      nlc_decoder_set_device(dec, "auto", 0) != NLC_OK) {
+    fprintf(stderr, "device selection: %s\n", nlc_last_error());
+    return 1;
+  }
+  const nlc_status cuda = nlc_decoder_set_device(dec, "cuda", 0);
+  if (cuda != NLC_OK && (cuda != NLC_ERROR_DEVICE || !strstr(nlc_last_error(), "device cuda"))) {
+    fprintf(stderr, "device cuda: status %d, %s\n", (int)cuda, nlc_last_error());
+    return 1;
+  }
+  if (nlc_psnr(px, px, (size_t)w * h * 3) != nlc_psnr(px, px, 1) || nlc_psnr(px, s ? s : px, 1) < 0) {
+    fprintf(stderr, "nlc_psnr of equal images is not infinite\n");
+    return 1;
+  }
   printf("nlc %s: %dx%d -> %zu bytes -> %dx%d; errors reported: %s\n", nlc_version(), w, h, bytes,
          ow, oh, nlc_last_error());
   nlc_encoder_destroy(enc);
