@@ -40,7 +40,7 @@ class IntegerHyperSynthesis {
 
   const std::vector<float>& scale_table() const { return scales_; }
 
-  // The layers as loaded (the CUDA path uploads them; kernels/cuda/integer_hs.cu).
+  // The layers as loaded (the CUDA path uploads them; models/mshp/cuda/integer_hs.cu).
   struct Layer {
     int cin = 0, cout = 0, k = 0, stride = 1, pad = 0, output_padding = 0;
     bool transposed = false;

@@ -1,5 +1,5 @@
 // The codec's per-element arithmetic between the transforms and the coder, in one place for
-// the CPU codec (codec/src/codec.cc) and the GPU tile pipeline (kernels/cuda/tile.cu), so
+// the CPU codec (models/mshp/codec.cc) and the GPU tile pipeline (models/mshp/cuda/tile.cu), so
 // that both compute the same symbols from the same latent and the same latent from the same
 // symbols. Every function is a handful of IEEE float32 operations that no compiler may fuse
 // (mul_rn, add_rn, sub_rn; divisions are IEEE-rounded on both), and float -> int

@@ -1,5 +1,5 @@
 // The integer hyper-synthesis on the GPU (docs/integer-hyperprior.md): one thread per output
-// element, int32 accumulation over the same taps as the CPU (models/integer_hs.cc; with the
+// element, int32 accumulation over the same taps as the CPU (models/mshp/integer_hs.cc; with the
 // load-time no-overflow bound the sum is exact in any order), the same requantisation, ReLU
 // clamp, output clamp and threshold search, so mu_q and the scale index are identical.
 // The per-element functions are __host__ __device__: host_emulation runs them in loops on

@@ -32,7 +32,7 @@ class IntegerHyperSynthesisGpu {
 // One tile of the codec kept where it runs, from pixels to the two sections' payloads and
 // back: latents, means, scale indices and symbols never cross the bus; only the pixels, the
 // small z latent (coded on the host: a few thousand symbols) and the y stream do. The same
-// arithmetic as the CPU codec (codec/src/codec.cc, models/mshp/quantize.h): the integer h_s and
+// arithmetic as the CPU codec (models/mshp/codec.cc, quantize.h): the integer h_s and
 // the coder are exact, so a tile's streams equal the CPU's whenever the float transforms'
 // latent rounds the same way, and decoded pixels differ from the CPU's only by the float
 // transforms' rounding.
