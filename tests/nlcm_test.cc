@@ -45,6 +45,34 @@ TEST(ModelFile, LoadsWithPythonsIdentity) {
   EXPECT_EQ(model.num_qualities(), 6);
 }
 
+// The registry: a model file's arch picks the architecture; an unknown one is a ModelError
+// naming it and the known ones; a backend made for another architecture is refused.
+TEST(Architecture, RegistryPicksByArchAndRefusesUnknownOnes) {
+  ModelFile m = load_model_file(data_path("tiny.nlcm"));
+  auto a = load_architecture(m);
+  EXPECT_EQ(a->arch(), "mshp-gain-v1");
+  EXPECT_EQ(a->identity_hex(), m.identity_hex());
+  EXPECT_EQ(a->align(), 64);
+  EXPECT_EQ(a->latent_stride(), 16);
+  ASSERT_EQ(a->tile_sections().size(), 2u);
+  EXPECT_STREQ(a->tile_sections()[0].name, "HYPER_LATENT");
+  EXPECT_EQ(a->backend().describe(), "CPU");
+  struct Foreign final : ArchBackend {
+    std::string arch() const override { return "other-v1"; }
+    std::string describe() const override { return "foreign"; }
+  };
+  EXPECT_THROW(a->set_backend(std::make_unique<Foreign>()), std::invalid_argument);
+  EXPECT_EQ(a->backend().describe(), "CPU");
+  m.arch = "inr-v0";
+  try {
+    load_architecture(m);
+    ADD_FAILURE() << "an unknown architecture was loaded";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("architecture 'inr-v0' is not supported"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'mshp-gain-v1'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ModelFile, EveryTruncationIsAClearError) {
   auto b = read_bytes(data_path("tiny.nlcm"));
   ASSERT_GT(b.size(), 64u);
