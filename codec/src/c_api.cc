@@ -161,6 +161,27 @@ nlc_status nlc_decoder_set_device(nlc_decoder* dec, const char* device, int tens
   return set_device(dec->dec, device, tensor_cores, "nlc_decoder_set_device");
 }
 
+nlc_status nlc_decode_latent(nlc_decoder* dec, const uint8_t* stream, size_t size,
+                             float** latent, int* height, int* width, int* channels,
+                             int* stride, double* quality) {
+  if (!dec || (!stream && size) || !latent || !height || !width || !channels || !stride ||
+      !quality) {
+    g_error = "nlc_decode_latent: invalid argument (a NULL pointer)";
+    return NLC_ERROR_ARGUMENT;
+  }
+  *latent = nullptr;
+  return guarded([&] {
+    const nlc::DecodedLatent l = dec->dec.decode_latent(stream, size);
+    const size_t bytes = l.data.size() * sizeof(float);
+    *latent = reinterpret_cast<float*>(copy_out(reinterpret_cast<const uint8_t*>(l.data.data()), bytes));
+    *height = l.height;
+    *width = l.width;
+    *channels = l.channels;
+    *stride = l.stride;
+    *quality = l.quality;
+  });
+}
+
 double nlc_psnr(const uint8_t* a, const uint8_t* b, size_t n) { return nlc::psnr(a, b, n); }
 
 }  // extern "C"

@@ -55,6 +55,13 @@ nlc_status nlc_encoder_set_device(nlc_encoder* enc, const char* device, int tens
 
 nlc_status nlc_decoder_create(const char* model_path, nlc_decoder** out);
 void nlc_decoder_destroy(nlc_decoder* dec);
+/* The stream's dequantised latent, without the synthesis (what vision models read instead of
+ * pixels; bit-identical to what nlc_decode synthesises from): on success *latent (nlc_free
+ * it) holds height*width*channels float32 values, row-major with channels last; the latent
+ * is 1/stride of the image (padded up) per side; *quality is the stream's. */
+nlc_status nlc_decode_latent(nlc_decoder* dec, const uint8_t* stream, size_t size,
+                             float** latent, int* height, int* width, int* channels,
+                             int* stride, double* quality);
 /* As nlc_encoder_set_device. */
 nlc_status nlc_decoder_set_device(nlc_decoder* dec, const char* device, int tensor_cores);
 /* On success *pixels (nlc_free it) holds width*height*channels bytes, rows packed. */

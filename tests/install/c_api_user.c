@@ -30,6 +30,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   nlc_free(out);
+  float* latent = NULL;
+  int lh = 0, lw = 0, lc = 0, ls = 0;
+  double lq = 0;
+  if (nlc_decode_latent(dec, s, n, &latent, &lh, &lw, &lc, &ls, &lq) != NLC_OK || ls != 16 ||
+      lh != (h + 63) / 64 * 4 || lw != (w + 63) / 64 * 4 || lc <= 0 || lq != 2.0) {
+    fprintf(stderr, "decode_latent: %s (%dx%dx%d, stride %d, quality %g)\n", nlc_last_error(),
+            lh, lw, lc, ls, lq);
+    return 1;
+  }
+  nlc_free(latent);
+  if (nlc_decode_latent(dec, s, n / 2, &latent, &lh, &lw, &lc, &ls, &lq) != NLC_ERROR_STREAM) {
+    fprintf(stderr, "decode_latent: a truncated stream was not reported\n");
+    return 1;
+  }
   const size_t bytes = n;
   if (nlc_decode(dec, s, n / 2, &out, &ow, &oh, &oc) != NLC_ERROR_STREAM || !*nlc_last_error()) {
     fprintf(stderr, "a truncated stream was not reported\n");
