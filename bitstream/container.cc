@@ -53,7 +53,8 @@ std::vector<uint8_t> write(const Header& h, const std::vector<Section>& sections
     throw std::invalid_argument("image size out of range for the container");
   std::vector<uint8_t> o(kMagic, kMagic + 4);
   put8(o, kMajor);
-  put8(o, kMinor);
+  if (h.minor > kMinor) throw std::invalid_argument("minor version newer than this writer knows");
+  put8(o, h.minor);
   put16(o, kHeaderFieldBytes);
   o.insert(o.end(), h.model_id.begin(), h.model_id.end());
   put32(o, h.width);

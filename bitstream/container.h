@@ -15,14 +15,17 @@ namespace nlc::bitstream {
 
 inline constexpr uint8_t kMagic[4] = {0x89, 'N', 'L', 'C'};
 inline constexpr uint8_t kMajor = 1;
-inline constexpr uint8_t kMinor = 0;
+// The newest minor version this code writes: 1.1 adds the INR codec's section types
+// (docs/bitstream.md). A stream carries the lowest minor version its content needs, so
+// streams of the hyperprior stay 1.0.
+inline constexpr uint8_t kMinor = 1;
 inline constexpr uint16_t kHeaderFieldBytes = 52;  // header fields of version 1.0
 inline constexpr uint32_t kMaxDimension = 65535;   // per side; refuse larger before allocating
 
 enum class ColourFormat : uint8_t { kRgb = 0, kGray = 1 };
 
 struct Header {
-  uint8_t major = kMajor, minor = kMinor;
+  uint8_t major = kMajor, minor = 0;
   std::array<uint8_t, 32> model_id{};  // SHA-256 identity of the model (docs/model-format.md)
   uint32_t width = 0, height = 0;
   uint8_t bit_depth = 8;

@@ -1,6 +1,8 @@
 // nlc: command-line front end (usage text below). Exit codes: 0 success, 1 runtime failure
 // (bad input, bad model, undecodable stream), 2 usage error.
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <bit>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +21,9 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  encode IN.png -o OUT.nlc [-q Q]       compress a PNG (8-bit RGB or gray) to a stream\n"
+    "         [--codec inr [--effort E]]     with the INR codec: a model fitted to this image\n"
+    "                                        (no model file; effort 0..3, default 1; progress\n"
+    "                                        on stderr; Ctrl-C stops fitting and still writes)\n"
     "  decode IN.nlc -o OUT.png              decompress a stream\n"
     "  decode IN.nlc --latent -o OUT.npy     the decoded latent without the synthesis: float32\n"
     "                                        height x width x channels, numpy .npy\n"
@@ -66,6 +71,8 @@ struct Options {
   int repeat = 5, batch = 0;
   bool reference = false, latent = false;
   int threads = 0;
+  std::string codec;  // "" (the model's) or "inr"
+  int effort = 1;
 };
 
 double number(const std::string& v, const std::string& what) {
@@ -127,6 +134,13 @@ Options parse(int argc, char** argv) {
       o.batch = std::atoi(value("--batch").c_str());
       // Every copy's output image is held at once: bounded so that a typo cannot exhaust memory.
       if (o.batch <= 0 || o.batch > 1024) throw UsageError("--batch needs a number in [1, 1024]");
+    } else if (a == "--codec") {
+      o.codec = value("--codec");
+      if (o.codec != "inr") throw UsageError("--codec must be inr (or left out for the model's codec)");
+    } else if (a == "--effort") {
+      const std::string e = value("--effort");
+      if (e.size() != 1 || e[0] < '0' || e[0] > '3') throw UsageError("--effort must be 0, 1, 2 or 3");
+      o.effort = e[0] - '0';
     } else if (a == "--latent") {
       o.latent = true;
     } else if (a == "--reference") {
@@ -207,6 +221,31 @@ void choose_device(Codec& codec, const std::string& device, bool tensor_cores) {
   if (!why.empty()) std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
 }
 
+// Ctrl-C while a codec fits its model: the first stops fitting (the stream is still written,
+// from the state reached), a second one ends the program.
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int) {
+  if (g_stop.exchange(true)) std::_Exit(130);
+}
+
+// An encoder for --codec inr: progress on stderr (iteration, loss, bpp and PSNR estimates,
+// time left), Ctrl-C stops fitting.
+nlc::Encoder fitting_encoder(const Options& o) {
+  nlc::FitOptions f;
+  f.effort = o.effort;
+  f.stop = &g_stop;
+  const auto t0 = std::chrono::steady_clock::now();
+  f.progress = [t0](const nlc::FitProgress& p) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double eta = p.iteration > 0 ? s * (p.total - p.iteration) / p.iteration : 0;
+    std::fprintf(stderr, "\rfitting %5d/%d  loss %.5f  %.3f bpp  %.2f dB  %4.0f s left ",
+                 p.iteration, p.total, p.loss, p.bpp, p.psnr, eta);
+    if (p.iteration == p.total) std::fputc('\n', stderr);
+  };
+  std::signal(SIGINT, on_sigint);
+  return nlc::Encoder::without_model(o.codec, f);
+}
+
 // Wall-clock seconds of `repeat` calls of f after one warm-up call (cuDNN's algorithm
 // choice, memory pools, oneDNN's primitives): median and best.
 template <class F>
@@ -276,7 +315,7 @@ int run(const Options& o) {
   std::string model_path = o.model.empty() ? nlc::default_model_path() : o.model;
   if (o.command == "encode") {
     nlc::Image img = nlc::read_png(o.input);
-    nlc::Encoder enc(model_path);
+    nlc::Encoder enc = o.codec.empty() ? nlc::Encoder(model_path) : fitting_encoder(o);
     choose_device(enc, o.device, o.tensor_cores);
     nlc::EncodeStats st;
     std::vector<uint8_t> s = enc.encode(img, o.quality, &st);

@@ -1,5 +1,6 @@
 #include "models/architecture.h"
 
+#include "models/inr/inr.h"
 #include "models/mshp/hyperprior.h"
 
 namespace nlc {
@@ -38,10 +39,22 @@ std::unique_ptr<Architecture> load_architecture(const std::string& path, Kernels
   return load_architecture(load_model_file(path), kernels);
 }
 
+std::unique_ptr<Architecture> model_free_architecture(const std::string& name) {
+  if (name == "inr" || name == inr::kArch) return std::make_unique<InrCodec>();
+  return nullptr;
+}
+
+std::unique_ptr<Architecture> model_free_architecture(const std::array<uint8_t, 32>& identity) {
+  if (identity == InrCodec::arch_identity()) return std::make_unique<InrCodec>();
+  return nullptr;
+}
+
 const std::vector<SectionKind>& all_section_kinds() {
   static const std::vector<SectionKind> all = [] {
     std::vector<SectionKind> r;
     for (const Entry& e : kRegistry) r.insert(r.end(), e.sections().begin(), e.sections().end());
+    const auto inr_kinds = InrCodec().tile_sections();
+    r.insert(r.end(), inr_kinds.begin(), inr_kinds.end());
     return r;
   }();
   return all;

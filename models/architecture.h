@@ -71,6 +71,9 @@ class Architecture {
   virtual int align() const = 0;
   // The latent decode_latent returns is 1/latent_stride() of the padded image per side.
   virtual int latent_stride() const = 0;
+  // The bitstream minor version (1.x) that introduced this architecture's sections; its
+  // streams carry it, so that older decoders refuse them by version.
+  virtual int stream_minor() const { return 0; }
   // The sections one tile is coded into, in stream order.
   virtual const std::vector<SectionKind>& tile_sections() const = 0;
   // Lines for `nlc model-info` after the common ones (name, value).
@@ -119,6 +122,11 @@ std::unique_ptr<Architecture> load_architecture(const ModelFile& f,
                                                 Kernels kernels = Kernels::kOptimized);
 std::unique_ptr<Architecture> load_architecture(const std::string& path,
                                                 Kernels kernels = Kernels::kOptimized);
+// Architectures that need no model file (the INR codec fits everything per image): by name
+// for an encoder ("inr"), by the identity a stream's header carries for a decoder; null
+// when none matches.
+std::unique_ptr<Architecture> model_free_architecture(const std::string& name);
+std::unique_ptr<Architecture> model_free_architecture(const std::array<uint8_t, 32>& identity);
 // Every section type any registered architecture writes (for `nlc info`, which reads a
 // stream without its model).
 const std::vector<SectionKind>& all_section_kinds();

@@ -95,17 +95,18 @@ TEST(Container, UnknownSectionsAndTrailingBytes) {
 }
 
 TEST(Container, NewerMinorVersionWithLongerHeaderIsRead) {
-  // A 1.1 stream whose header carries 4 more bytes of fields a 1.0 decoder does not know.
+  // A later minor version (1.2) whose header carries 4 more bytes of fields this decoder
+  // does not know.
   auto b = write(example_header(), {});
   std::vector<uint8_t> s(b.begin(), b.begin() + 8 + kHeaderFieldBytes);
-  s[5] = 1;
+  s[5] = 2;
   s[6] = uint8_t(kHeaderFieldBytes + 4);
   s.insert(s.end(), {1, 2, 3, 4});
   uint32_t crc = crc32c(s.data(), s.size());
   for (int i = 0; i < 4; ++i) s.push_back(uint8_t(crc >> (8 * i)));
   s.insert(s.end(), b.end() - 10, b.end());  // the END section
   Parsed p = parse(s.data(), s.size(), &kKnown);
-  EXPECT_EQ(p.header.minor, 1);
+  EXPECT_EQ(p.header.minor, 2);
   EXPECT_EQ(p.header.width, 17u);
 }
 

@@ -14,6 +14,7 @@
 #include "codec/src/device.h"
 #include "kernels/cpu/ops.h"
 #include "models/architecture.h"
+#include "models/inr/inr.h"
 
 #ifndef NLC_DEFAULT_MODEL
 #define NLC_DEFAULT_MODEL ""
@@ -169,6 +170,25 @@ std::unique_ptr<Architecture> load_for_coding(const std::string& path) {
 Encoder::Encoder(const std::string& model_path) : impl_(std::make_unique<Impl>()) {
   impl_->model = load_for_coding(model_path);
 }
+Encoder::Encoder() : impl_(std::make_unique<Impl>()) {}
+
+Encoder Encoder::without_model(const std::string& codec, const FitOptions& fit) {
+  auto a = model_free_architecture(codec);
+  if (!a) throw std::invalid_argument("no codec '" + codec + "' that needs no model (known: inr)");
+  if (auto* inr = dynamic_cast<InrCodec*>(a.get())) {
+    inr::FitOptions o;
+    o.effort = fit.effort;
+    if (fit.progress)
+      o.progress = [p = fit.progress](int it, int total, double loss, double bpp, double psnr) {
+        p(FitProgress{it, total, loss, bpp, psnr});
+      };
+    o.stop = fit.stop;
+    inr->set_fit(o);
+  }
+  Encoder e;
+  e.impl_->model = std::move(a);
+  return e;
+}
 Encoder::~Encoder() = default;
 Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
@@ -192,6 +212,7 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
   const double q = bitstream::q16_to_quality(q16);
 
   bitstream::Header h;
+  h.minor = uint8_t(m.stream_minor());
   h.model_id = m.identity();
   h.width = uint32_t(img.width);
   h.height = uint32_t(img.height);
@@ -235,21 +256,58 @@ Decoder::~Decoder() = default;
 Decoder::Decoder(Decoder&&) noexcept = default;
 Decoder& Decoder::operator=(Decoder&&) noexcept = default;
 std::string Decoder::set_device(const std::string& device, const DeviceOptions& options) {
-  return select_device(*impl_->model, device, options);
+  const std::string why = select_device(*impl_->model, device, options);
+  impl_->device = device;
+  impl_->device_options = options;
+  impl_->model_free.reset();  // made again, on this device, when a stream needs it
+  return why;
+}
+
+Architecture& Decoder::Impl::for_stream(const uint8_t* data, size_t size) {
+  const bitstream::Parsed p = bitstream::parse(data, size);
+  if (p.header.model_id == model->identity()) return *model;
+  if (model_free && p.header.model_id == model_free->identity()) return *model_free;
+  if (auto a = model_free_architecture(p.header.model_id)) {
+    select_device(*a, device == "cuda" ? "auto" : device, device_options);
+    model_free = std::move(a);
+    return *model_free;
+  }
+  return *model;  // prepare() names the mismatch
 }
 std::string Decoder::device() const { return impl_->model->backend().describe(); }
 const std::string& Decoder::model_identity() const { return impl_->model->identity_hex(); }
 
 Image Decoder::decode(const uint8_t* data, size_t size) {
+  Architecture& m = impl_->for_stream(data, size);
   std::vector<Prepared> one;
-  one.push_back(prepare(*impl_->model, data, size));
+  one.push_back(prepare(m, data, size));
   std::vector<Image> out;
-  decode_prepared(*impl_->model, one, out, [](size_t) { return std::string(); });
+  decode_prepared(m, one, out, [](size_t) { return std::string(); });
   return std::move(out[0]);
 }
 
 std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>& streams) {
   auto prefix = [](size_t i) { return "stream " + std::to_string(i) + ": "; };
+  // Streams of a model-free codec: one by one (each has its own network).
+  bool mixed = false;
+  for (size_t i = 0; i < streams.size() && !mixed; ++i) {
+    try {
+      mixed = &impl_->for_stream(streams[i].data(), streams[i].size()) != impl_->model.get();
+    } catch (const StreamError& e) {
+      throw StreamError(prefix(i) + e.what());
+    }
+  }
+  if (mixed) {
+    std::vector<Image> out;
+    for (size_t i = 0; i < streams.size(); ++i) {
+      try {
+        out.push_back(decode(streams[i]));
+      } catch (const StreamError& e) {
+        throw StreamError(prefix(i) + e.what());
+      }
+    }
+    return out;
+  }
   std::vector<Prepared> prepared;
   prepared.reserve(streams.size());
   for (size_t i = 0; i < streams.size(); ++i) {
@@ -265,7 +323,7 @@ std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>
 }
 
 DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
-  Architecture& m = *impl_->model;
+  Architecture& m = impl_->for_stream(data, size);
   const Prepared s = prepare(m, data, size);
   const int stride = m.latent_stride(), a = m.align();
   auto padded = [a](uint32_t v) { return int((v + uint32_t(a) - 1) / uint32_t(a) * uint32_t(a)); };

@@ -15,6 +15,12 @@ struct Encoder::Impl {
 };
 struct Decoder::Impl {
   std::unique_ptr<Architecture> model;
+  std::unique_ptr<Architecture> model_free;  // the last model-free codec a stream named
+  std::string device = "cpu";
+  nlc::DeviceOptions device_options;
+  // The architecture that decodes a stream whose header names `id`: the model's, or a
+  // model-free codec's; StreamError (wrong model) otherwise.
+  Architecture& for_stream(const uint8_t* data, size_t size);
 };
 
 namespace internal {

@@ -8,7 +8,9 @@
 // nlc::DeviceError (a device that cannot be used), std::invalid_argument (bad parameters).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,9 +46,26 @@ struct DecodedLatent {
   std::vector<float> data;
 };
 
+// For codecs that fit a model to each image at encode time (the INR codec): how hard to
+// try, where to report progress, and a flag that stops fitting early (the stream is then
+// written from the state reached: still valid, at a worse rate-distortion).
+struct FitProgress {
+  int iteration = 0, total = 0;
+  double loss = 0, bpp = 0, psnr = 0;  // the fit's own estimates (before quantisation)
+};
+struct FitOptions {
+  int effort = 1;  // 0 (fastest) .. 3 (best): iterations and network sizes
+  std::function<void(const FitProgress&)> progress;
+  const std::atomic<bool>* stop = nullptr;
+};
+
 class Encoder {
  public:
   explicit Encoder(const std::string& model_path);
+  // A codec that needs no model file: "inr" (per-image overfitted latent grids, a small
+  // synthesis and an autoregressive entropy model, all fitted here and coded into the
+  // stream; docs/inr.md). Any Decoder decodes its streams.
+  static Encoder without_model(const std::string& codec, const FitOptions& fit = {});
   ~Encoder();
   Encoder(Encoder&&) noexcept;
   Encoder& operator=(Encoder&&) noexcept;
@@ -64,12 +83,15 @@ class Encoder {
   struct Impl;
 
  private:
+  Encoder();
   friend struct CodecAccess;  // internal (tests)
   std::unique_ptr<Impl> impl_;
 };
 
 class Decoder {
  public:
+  // model_path: the model of the streams it decodes; streams of codecs that need no model
+  // (Encoder::without_model) decode with any Decoder.
   explicit Decoder(const std::string& model_path);
   ~Decoder();
   Decoder(Decoder&&) noexcept;

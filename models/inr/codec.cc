@@ -1,0 +1,197 @@
+// The INR codec as an Architecture: a tile is fitted, quantised and written as INR_PARAMS
+// (sizes and weights) and INR_LATENTS (grid symbols); decoding reads the weights, decodes
+// the grids with the integer ARM and synthesises the pixels.
+#include <openssl/sha.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "models/inr/inr.h"
+
+namespace nlc {
+namespace {
+
+class InrCpuBackend final : public ArchBackend {
+ public:
+  std::string arch() const override { return inr::kArch; }
+  std::string describe() const override { return "CPU"; }
+};
+
+// Planar [3][P] samples in [0, 1] of an 8-bit image (grey is coded as three equal channels).
+std::vector<float> planar(const Image& img) {
+  const size_t P = size_t(img.width) * img.height;
+  std::vector<float> x(3 * P);
+  for (size_t p = 0; p < P; ++p)
+    for (int c = 0; c < 3; ++c)
+      x[size_t(c) * P + p] = float(img.pixels[p * size_t(img.channels) + size_t(img.channels == 3 ? c : 0)]) / 255.f;
+  return x;
+}
+
+// Planar [3][P] -> 8-bit pixels: clamp to [0, 1], scale, round half to even; grey averages.
+void to_pixels(const std::vector<float>& rgb, Image& img) {
+  const size_t P = size_t(img.width) * img.height;
+  img.pixels.resize(P * size_t(img.channels));
+  for (size_t p = 0; p < P; ++p) {
+    float v[3];
+    for (int c = 0; c < 3; ++c) {
+      const float f = rgb[size_t(c) * P + p];
+      v[c] = (f > 0.f ? (f < 1.f ? f : 1.f) : 0.f) * 255.f;
+    }
+    if (img.channels == 3)
+      for (int c = 0; c < 3; ++c) img.pixels[p * 3 + size_t(c)] = uint8_t(std::nearbyint(v[c]));
+    else
+      img.pixels[p] = uint8_t(std::nearbyint((v[0] + v[1] + v[2]) / 3.f));
+  }
+}
+
+std::vector<std::vector<int32_t>> round_latents(const std::vector<std::vector<float>>& y) {
+  std::vector<std::vector<int32_t>> q(y.size());
+  for (size_t l = 0; l < y.size(); ++l)
+    for (float v : y[l])
+      q[l].push_back(int32_t(std::clamp(std::nearbyint(double(v)), -double(inr::kMaxLatent), double(inr::kMaxLatent))));
+  return q;
+}
+
+std::vector<std::vector<float>> to_float(const std::vector<std::vector<int32_t>>& q) {
+  std::vector<std::vector<float>> y(q.size());
+  for (size_t l = 0; l < q.size(); ++l) y[l].assign(q[l].begin(), q[l].end());
+  return y;
+}
+
+double mse(const std::vector<float>& a, const std::vector<float>& x) {
+  double se = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double f = std::clamp(double(a[i]), 0.0, 1.0), d = std::nearbyint(f * 255) / 255 - x[i];
+    se += d * d;
+  }
+  return se / double(a.size());
+}
+
+}  // namespace
+
+InrCodec::InrCodec() : backend_(std::make_unique<InrCpuBackend>()) {
+  identity_ = arch_identity();
+  static const char* hex = "0123456789abcdef";
+  for (uint8_t b : identity_) identity_hex_ += std::string{hex[b >> 4], hex[b & 15]};
+}
+
+const std::array<uint8_t, 32>& InrCodec::arch_identity() {
+  static const std::array<uint8_t, 32> id = [] {
+    std::array<uint8_t, 32> r{};
+    const char* s = "nlc:inr-v1";
+    SHA256(reinterpret_cast<const unsigned char*>(s), std::strlen(s), r.data());
+    return r;
+  }();
+  return id;
+}
+
+double InrCodec::lambda(double q) { return 2e-2 * std::pow(1e-4 / 2e-2, q / 5.0); }
+
+const std::vector<SectionKind>& InrCodec::tile_sections() const {
+  static const std::vector<SectionKind> kinds = {{inr::kParams, "INR_PARAMS"},
+                                                 {inr::kLatents, "INR_LATENTS"}};
+  return kinds;
+}
+
+std::vector<std::pair<std::string, std::string>> InrCodec::describe() const {
+  return {{"fitting", "per image at encode time (effort " + std::to_string(fit_.effort) + ")"}};
+}
+
+void InrCodec::set_backend(std::unique_ptr<ArchBackend> b) {
+  if (!b) b = cpu_backend();
+  if (b->arch() != inr::kArch)
+    throw std::invalid_argument("backend for '" + b->arch() + "' given to an '" + inr::kArch + "' codec");
+  backend_ = std::move(b);
+}
+
+std::unique_ptr<ArchBackend> InrCodec::cpu_backend() const { return std::make_unique<InrCpuBackend>(); }
+
+void InrCodec::encode_tile(const Image& tile, double q, std::vector<bitstream::Section>& out) {
+  const int w = tile.width, h = tile.height;
+  const std::vector<float> x = planar(tile);
+  inr::FitOptions o = fit_;
+  o.lambda = lambda(q);
+  const inr::Fitted f = inr::fit(x, w, h, o);
+  const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
+  const auto qy = round_latents(f.y);
+  const auto y = to_float(qy);
+  // The synthesis weights' step: the one of 2^-6 ... 2^-12 with the lowest D + lambda * R
+  // (the ARM's weights are Q8 whatever the step: they decide the coder's tables).
+  const double P = double(w) * h;
+  inr::QuantNet best;
+  double best_cost = INFINITY;
+  for (int shift = 6; shift <= 12; ++shift) {
+    inr::QuantNet qn = inr::quantize(f.net, shift);
+    const double d = mse(inr::reconstruct(qn.dequantize(), gr, y, w, h), x);
+    const double cost = d + o.lambda * 8.0 * double(inr::write_params(qn).size()) / P;
+    if (cost < best_cost) best_cost = cost, best = std::move(qn);
+  }
+  bitstream::Section sp, sl;
+  sp.type = inr::kParams;
+  sp.payload = inr::write_params(best);
+  sl.type = inr::kLatents;
+  sl.payload = inr::encode_latents(best.arm(), gr, qy);
+  out.push_back(std::move(sp));
+  out.push_back(std::move(sl));
+}
+
+Image InrCodec::decode_one(const bitstream::SectionView* s, int w, int h, int channels) const {
+  const int levels = inr::level_count(w, h);
+  const inr::QuantNet qn = inr::read_params(s[0].data, s[0].size, levels);
+  const std::vector<inr::Grid> gr = inr::grids(w, h, levels);
+  const auto q = inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size);
+  Image img{w, h, channels, {}};
+  to_pixels(inr::reconstruct(qn.dequantize(), gr, to_float(q), w, h), img);
+  return img;
+}
+
+std::vector<std::string> InrCodec::decode_tiles(const std::vector<TileJob>& jobs) {
+  std::vector<std::string> errors(jobs.size());
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    Image& t = *jobs[k].tile;
+    try {
+      t = decode_one(jobs[k].sections, t.width, t.height, t.channels);
+    } catch (const StreamError& e) {
+      errors[k] = e.what();
+    }
+  }
+  return errors;
+}
+
+Latent InrCodec::decode_latent(const bitstream::SectionView* s, double /*q*/, int w, int h) {
+  // The latent of this codec: its grids upsampled to the image, one channel per grid.
+  const int levels = inr::level_count(w, h);
+  const inr::QuantNet qn = inr::read_params(s[0].data, s[0].size, levels);
+  const std::vector<inr::Grid> gr = inr::grids(w, h, levels);
+  const auto y = to_float(inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size));
+  const size_t P = size_t(w) * h;
+  std::vector<float> up(P);
+  Latent l;
+  l.height = h;
+  l.width = w;
+  l.channels = levels;
+  l.data.resize(P * size_t(levels));
+  for (int lv = 0; lv < levels; ++lv) {
+    inr::upsample(y[lv].data(), gr[lv], lv, h, w, up.data());
+    for (size_t p = 0; p < P; ++p) l.data[p * size_t(levels) + size_t(lv)] = up[p];
+  }
+  return l;
+}
+
+Architecture::Estimate InrCodec::estimate(const Image& img, double q) {
+  const int w = img.width, h = img.height;
+  inr::FitOptions o = fit_;
+  o.lambda = lambda(q);
+  const inr::Fitted f = inr::fit(planar(img), w, h, o);
+  const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
+  const auto y = to_float(round_latents(f.y));
+  const inr::Net n = inr::quantize(f.net, 10).dequantize();
+  Estimate e;
+  e.reconstruction = Image{w, h, img.channels, {}};
+  to_pixels(inr::reconstruct(n, gr, y, w, h), e.reconstruction);
+  e.bits = {{"latents", inr::arm_rate(n, gr, y, nullptr, nullptr)},
+            {"weights", 8.0 * double(inr::write_params(inr::quantize(f.net, 10)).size())}};
+  return e;
+}
+
+}  // namespace nlc

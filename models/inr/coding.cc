@@ -1,0 +1,365 @@
+// The INR codec's exact part (docs/inr.md): the integer ARM, the Laplace CDF tables, the
+// quantised weights and the grid symbols. One routine (arm_params) gives the encoder and the
+// decoder the same table index and mu for every latent from the same decoded values; the
+// tables are built with IEEE basic operations only (det_exp), so they are the same bits on
+// every machine.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "entropy/rans_internal.h"
+#include "models/inr/inr.h"
+
+namespace nlc::inr {
+namespace {
+
+// exp(x) from correctly rounded +, -, *, / and an exact power-of-two scaling: the same
+// double on every IEEE machine (libm's exp may differ in the last bit between libraries,
+// which would change the CDF tables). Cody-Waite reduction, degree-13 Taylor polynomial;
+// relative error below 1e-15 for |x| < 700.
+double det_exp(double x) {
+  if (x < -700) return 0.0;
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  const double k = std::nearbyint(x * 1.44269504088896338700e+00);
+  const double r = (x - k * ln2_hi) - k * ln2_lo;
+  double s = 1.0;
+  for (int i = 13; i >= 1; --i) s = 1.0 + s * r / double(i);
+  return std::ldexp(s, int(k));
+}
+
+// Laplace(mu, b) mass of [v - 1/2, v + 1/2).
+double laplace_mass(double v, double mu, double b) {
+  const double lo = v - 0.5 - mu, hi = v + 0.5 - mu;
+  if (lo >= 0) return 0.5 * (det_exp(-lo / b) - det_exp(-hi / b));
+  if (hi <= 0) return 0.5 * (det_exp(hi / b) - det_exp(lo / b));
+  return 1.0 - 0.5 * det_exp(-hi / b) - 0.5 * det_exp(lo / b);
+}
+
+// The fixed-point grid of the tables: mu in 1/8 steps, log b in 1/8 steps from kLogBMin.
+constexpr int kQ = 8;                 // activations and weights: Q8
+constexpr int kLogStepQ8 = 32;        // 1/8 in Q8
+constexpr int kLogMinQ8 = -768;       // -3.0 in Q8
+constexpr int kInputClamp = 255;      // context values are clamped to +-255
+
+}  // namespace
+
+const std::vector<QuantizedCdf>& laplace_tables() {
+  static const std::vector<QuantizedCdf> tables = [] {
+    std::vector<QuantizedCdf> t;
+    t.reserve(size_t(kScales) * kMuFrac);
+    for (int si = 0; si < kScales; ++si) {
+      const double b = det_exp(kLogBMin + (si + 0.5) / 8.0);
+      const int R = std::clamp(int(std::ceil(12 * b)) + 2, 2, 255);
+      for (int fr = 0; fr < kMuFrac; ++fr) {
+        const double mu = (fr + 0.5) / kMuFrac;
+        std::vector<double> pmf;
+        double in = 0;
+        for (int r = -R; r <= R; ++r) {
+          pmf.push_back(laplace_mass(r, mu, b));
+          in += pmf.back();
+        }
+        t.push_back(quantize_pmf(pmf, std::max(1.0 - in, 1e-9), -R));
+      }
+    }
+    return t;
+  }();
+  return tables;
+}
+
+// ---- the integer ARM ----
+ArmInt QuantNet::arm() const {
+  ArmInt a;
+  a.A = s.arm_hidden;
+  a.a1 = t[6];
+  a.c1 = t[7];
+  a.a2 = t[8];
+  a.c2 = t[9];
+  return a;
+}
+
+namespace {
+
+struct ArmOut {
+  uint16_t table;
+  int32_t mu_int;
+};
+
+// One latent's table and mu from its context values (integers). Q8 activations, Q8 weights,
+// Q16 sums in int64 (no overflow: |input| <= 2^16, |weight| <= 2^25 as read_params checks,
+// at most 64 x 13 terms), floor shifts.
+ArmOut arm_params(const ArmInt& a, const int32_t* ctx) {
+  int64_t in[kArmInputs], hid[kMaxHidden];
+  for (int m = 0; m < kArmInputs; ++m)
+    in[m] = int64_t(std::clamp(ctx[m], -kInputClamp, kInputClamp)) << kQ;
+  for (int k = 0; k < a.A; ++k) {
+    int64_t acc = int64_t(a.c1[k]) << kQ;
+    for (int m = 0; m < kArmInputs; ++m) acc += int64_t(a.a1[size_t(k) * kArmInputs + m]) * in[m];
+    acc >>= kQ;
+    hid[k] = std::clamp<int64_t>(acc, 0, int64_t(1) << 24);
+  }
+  int64_t mu = int64_t(a.c2[0]) << kQ, s = int64_t(a.c2[1]) << kQ;
+  for (int k = 0; k < a.A; ++k) {
+    mu += int64_t(a.a2[k]) * hid[k];
+    s += int64_t(a.a2[size_t(a.A) + k]) * hid[k];
+  }
+  mu >>= kQ;  // Q8
+  s >>= kQ;
+  const int64_t mu_int = std::clamp<int64_t>(mu >> kQ, -kMaxLatent, kMaxLatent);
+  const int frac = int((mu & 255) >> 5);
+  static_assert(kLogStepQ8 == 32, "the scale index is a shift by 5");
+  const int si = int(std::clamp<int64_t>((s - kLogMinQ8) >> 5, 0, kScales - 1));
+  return {uint16_t(si * kMuFrac + frac), int32_t(mu_int)};
+}
+
+// Context of latent p of grid l (lane starting at `begin`): neighbours of its own lane, the
+// co-located value of the coarser grid.
+inline void context(const int32_t* ql, const Grid& G, size_t p, size_t begin, const int32_t* qc,
+                    int cw, int32_t* ctx) {
+  const int i = int(p / size_t(G.w)), j = int(p % size_t(G.w));
+  for (int m = 0; m < kContext; ++m) {
+    const int ii = i + kNeighbours[m][0], jj = j + kNeighbours[m][1];
+    const bool ok = ii >= 0 && jj >= 0 && jj < G.w && size_t(ii) * G.w + jj >= begin;
+    ctx[m] = ok ? ql[size_t(ii) * G.w + jj] : 0;
+  }
+  ctx[kContext] = qc ? qc[size_t(i / 2) * cw + j / 2] : 0;
+}
+
+void put_u32(std::vector<uint8_t>& o, uint32_t v) {
+  for (int i = 0; i < 4; ++i) o.push_back(uint8_t(v >> (8 * i)));
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
+                                    const std::vector<std::vector<int32_t>>& q) {
+  const auto& tables = laplace_tables();
+  std::vector<uint8_t> out;
+  for (int l = int(gr.size()) - 1; l >= 0; --l) {
+    const Grid G = gr[l];
+    const size_t N = size_t(G.h) * G.w;
+    const uint32_t lanes = arm_lanes(N);
+    const int32_t* qc = l + 1 < int(gr.size()) ? q[l + 1].data() : nullptr;
+    const int cw = l + 1 < int(gr.size()) ? gr[l + 1].w : 0;
+    std::vector<int32_t> res(N);
+    std::vector<uint16_t> idx(N);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (uint32_t k = 0; k < lanes; ++k) {
+      int32_t ctx[kArmInputs];
+      const size_t begin = N * k / lanes, end = N * (k + 1) / lanes;
+      for (size_t p = begin; p < end; ++p) {
+        context(q[l].data(), G, p, begin, qc, cw, ctx);
+        const ArmOut o = arm_params(arm, ctx);
+        idx[p] = o.table;
+        res[p] = q[l][p] - o.mu_int;
+      }
+    }
+    const std::vector<uint8_t> s = rans_encode(res.data(), idx.data(), N, tables, lanes);
+    put_u32(out, uint32_t(s.size()));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
+std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
+                                                 const uint8_t* data, size_t size) {
+  using namespace rans_detail;
+  const auto& tables = laplace_tables();
+  std::vector<std::vector<int32_t>> q(gr.size());
+  size_t pos = 0;
+  for (int l = int(gr.size()) - 1; l >= 0; --l) {
+    const Grid G = gr[l];
+    const size_t N = size_t(G.h) * G.w;
+    if (size - pos < 4) throw StreamError("INR latents truncated (grid " + std::to_string(l) + ")");
+    const size_t len = get_u32(data + pos);
+    pos += 4;
+    if (len > size - pos) throw StreamError("INR latents truncated (grid " + std::to_string(l) + ")");
+    const uint8_t* s = data + pos;
+    pos += len;
+    const LaneLayout L = parse_lanes(s, len);
+    if (L.lanes > N) throw StreamError("INR grid has more lanes than latents");
+    q[l].assign(N, 0);
+    const int32_t* qc = l + 1 < int(gr.size()) ? q[l + 1].data() : nullptr;
+    const int cw = l + 1 < int(gr.size()) ? gr[l + 1].w : 0;
+    std::vector<std::string> errors(L.lanes);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (uint32_t k = 0; k < L.lanes; ++k) {
+      try {
+        LaneDecoder d(s + L.offset[k], L.length[k]);
+        int32_t ctx[kArmInputs];
+        const size_t begin = N * k / L.lanes, end = N * (k + 1) / L.lanes;
+        for (size_t p = begin; p < end; ++p) {
+          context(q[l].data(), G, p, begin, qc, cw, ctx);
+          const ArmOut o = arm_params(arm, ctx);
+          const int64_t v = int64_t(decode_value(d, tables[o.table])) + o.mu_int;
+          if (v < -kMaxLatent || v > kMaxLatent) throw StreamError("INR latent out of range (corrupt stream)");
+          q[l][p] = int32_t(v);
+        }
+        d.finish();
+      } catch (const StreamError& e) {
+        errors[k] = e.what();
+      }
+    }
+    for (const auto& e : errors)
+      if (!e.empty()) throw StreamError("INR grid " + std::to_string(l) + ": " + e);
+  }
+  if (pos != size) throw StreamError("INR latents have trailing bytes");
+  return q;
+}
+
+// ---- weights: quantisation and Exp-Golomb serialisation ----
+namespace {
+
+// Tensor i of Net::tensors(): ARM tensors (6..9) are Q8, synthesis ones 2^-synth_shift.
+bool is_arm(size_t i) { return i >= 6; }
+
+class BitWriter {
+ public:
+  void put(uint32_t v, int bits) {
+    for (int b = bits - 1; b >= 0; --b) bit((v >> b) & 1);
+  }
+  void bit(uint32_t b) {
+    if (n_ % 8 == 0) out_.push_back(0);
+    if (b) out_.back() |= uint8_t(0x80 >> (n_ % 8));
+    ++n_;
+  }
+  // Signed value, zigzag then Exp-Golomb of order k.
+  void eg(int32_t v, int k) {
+    const uint64_t u = v >= 0 ? uint64_t(v) << 1 : (uint64_t(-int64_t(v)) << 1) - 1;
+    const uint64_t x = u + (uint64_t(1) << k);
+    int len = 0;
+    while ((x >> (len + 1)) != 0) ++len;
+    for (int i = 0; i < len - k; ++i) bit(0);
+    for (int b = len; b >= 0; --b) bit(uint32_t(x >> b) & 1);
+  }
+  std::vector<uint8_t> out_;
+  size_t n_ = 0;
+};
+
+class BitReader {
+ public:
+  BitReader(const uint8_t* p, size_t n) : p_(p), n_(n * 8) {}
+  uint32_t bit() {
+    if (i_ >= n_) throw StreamError("INR parameters truncated");
+    const uint32_t b = (p_[i_ / 8] >> (7 - i_ % 8)) & 1;
+    ++i_;
+    return b;
+  }
+  uint32_t get(int bits) {
+    uint32_t v = 0;
+    for (int b = 0; b < bits; ++b) v = v << 1 | bit();
+    return v;
+  }
+  int32_t eg(int k) {
+    int zeros = 0;
+    while (bit() == 0)
+      if (++zeros > 40) throw StreamError("INR parameter value too long (corrupt stream)");
+    uint64_t x = 1;
+    for (int b = 0; b < zeros + k; ++b) x = x << 1 | bit();
+    const uint64_t u = x - (uint64_t(1) << k);
+    if (u > (uint64_t(1) << 26)) throw StreamError("INR parameter value out of range (corrupt stream)");
+    return (u & 1) ? -int32_t((u + 1) >> 1) : int32_t(u >> 1);
+  }
+  // The rest of the last byte must be zero padding.
+  void finish() const {
+    if (n_ - i_ >= 8) throw StreamError("INR parameters have trailing bytes");
+    for (size_t i = i_; i < n_; ++i)
+      if ((p_[i / 8] >> (7 - i % 8)) & 1) throw StreamError("INR parameters have nonzero padding");
+  }
+
+ private:
+  const uint8_t* p_;
+  size_t n_, i_ = 0;
+};
+
+size_t eg_bits(int32_t v, int k) {
+  const uint64_t u = v >= 0 ? uint64_t(v) << 1 : (uint64_t(-int64_t(v)) << 1) - 1;
+  const uint64_t x = u + (uint64_t(1) << k);
+  int len = 0;
+  while ((x >> (len + 1)) != 0) ++len;
+  return size_t(2 * len - k + 1);
+}
+
+std::vector<size_t> tensor_sizes(const Sizes& s) {
+  const size_t L = size_t(s.levels), H = size_t(s.hidden), A = size_t(s.arm_hidden);
+  return {H * L, H, 3 * H, 3, 81, 3, A * kArmInputs, A, 2 * A, 2};
+}
+
+}  // namespace
+
+QuantNet quantize(const Net& n, int synth_shift) {
+  QuantNet q;
+  q.s = n.s;
+  q.synth_shift = synth_shift;
+  auto ts = n.tensors();
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const double scale = std::ldexp(1.0, is_arm(i) ? kQ : synth_shift);
+    std::vector<int32_t> v;
+    for (float f : *ts[i])
+      v.push_back(int32_t(std::clamp(std::nearbyint(double(f) * scale), -double(1 << 24), double(1 << 24))));
+    q.t.push_back(std::move(v));
+  }
+  return q;
+}
+
+Net QuantNet::dequantize() const {
+  Net n;
+  n.s = s;
+  auto ts = n.tensors();
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const double scale = std::ldexp(1.0, -(is_arm(i) ? kQ : synth_shift));
+    ts[i]->clear();
+    for (int32_t v : t[i]) ts[i]->push_back(float(v * scale));
+  }
+  return n;
+}
+
+std::vector<uint8_t> write_params(const QuantNet& q) {
+  BitWriter w;
+  w.put(1, 8);  // version of this payload
+  w.put(uint32_t(q.s.levels), 8);
+  w.put(uint32_t(q.s.hidden), 8);
+  w.put(uint32_t(q.s.arm_hidden), 8);
+  w.put(uint32_t(q.synth_shift), 8);
+  for (const auto& t : q.t) {
+    int best_k = 0;
+    size_t best = SIZE_MAX;
+    for (int k = 0; k <= 15; ++k) {
+      size_t bits = 0;
+      for (int32_t v : t) bits += eg_bits(v, k);
+      if (bits < best) best = bits, best_k = k;
+    }
+    w.put(uint32_t(best_k), 4);
+    for (int32_t v : t) w.eg(v, best_k);
+  }
+  return w.out_;
+}
+
+QuantNet read_params(const uint8_t* data, size_t size, int levels) {
+  BitReader r(data, size);
+  if (r.get(8) != 1) throw StreamError("INR parameters of an unknown version");
+  QuantNet q;
+  q.s.levels = int(r.get(8));
+  q.s.hidden = int(r.get(8));
+  q.s.arm_hidden = int(r.get(8));
+  q.synth_shift = int(r.get(8));
+  if (q.s.levels != levels)
+    throw StreamError("INR parameters declare " + std::to_string(q.s.levels) + " grids, the tile has " +
+                      std::to_string(levels));
+  if (q.s.hidden < 1 || q.s.hidden > kMaxHidden || q.s.arm_hidden < 1 || q.s.arm_hidden > kMaxHidden)
+    throw StreamError("INR network widths out of range");
+  if (q.synth_shift > 24) throw StreamError("INR weight step out of range");
+  for (size_t n : tensor_sizes(q.s)) {
+    const int k = int(r.get(4));
+    std::vector<int32_t> t(n);
+    for (auto& v : t) v = r.eg(k);
+    q.t.push_back(std::move(t));
+  }
+  r.finish();
+  return q;
+}
+
+}  // namespace nlc::inr

@@ -1,0 +1,192 @@
+// The overfitted INR codec (architecture "inr-v1", Cool-chic/C3 class; docs/inr.md): for
+// each image (tile) the encoder fits, from scratch,
+//   * latent grids at 1/1 ... 1/2^(L-1) of the image, one channel each,
+//   * an upsampling of every grid to the full resolution (bilinear, separable),
+//   * a synthesis: per pixel, the L upsampled values -> 1x1 layer (H, ReLU) -> 1x1 layer (3)
+//     -> + a residual 3x3 convolution (3 -> 3) -> RGB,
+//   * an autoregressive model (ARM) of the quantised grids: per latent, 12 causal neighbours
+//     of its grid and the co-located value of the next coarser grid -> 1x1 layer (A, ReLU)
+//     -> (mu, log b) of a Laplace distribution,
+// and writes the quantised weights and the grid symbols into the stream; no model file is
+// needed. Everything the entropy coder depends on (the ARM, mu and scale indices, the CDF
+// tables) is integer or fixed point, computed by one routine for encoder and decoder
+// (coding.cc); the synthesis is float (a 1-LSB pixel difference across machines is allowed).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "entropy/rans.h"
+#include "models/architecture.h"
+#include "nlc/image.h"
+
+namespace nlc::inr {
+
+inline constexpr const char* kArch = "inr-v1";
+// Section types (docs/bitstream.md).
+inline constexpr uint8_t kParams = 0x10;   // a tile's sizes and quantised network weights
+inline constexpr uint8_t kLatents = 0x11;  // a tile's grid symbols: one lane stream per grid
+inline constexpr int kMaxLevels = 7;       // grids 1/1 ... 1/64
+inline constexpr int kContext = 12;        // causal neighbours in the ARM's context
+inline constexpr int kArmInputs = kContext + 1;  // + the co-located coarser value
+inline constexpr int kMaxHidden = 64;
+inline constexpr int32_t kMaxLatent = 1 << 15;  // |symbol| bound (a decoder refuses more)
+
+// The ARM's causal neighbourhood, nearest first: (dy, dx) relative to the current latent.
+inline constexpr std::array<std::array<int, 2>, kContext> kNeighbours = {{
+    {0, -1}, {-1, 0}, {-1, -1}, {-1, 1}, {0, -2}, {-2, 0},
+    {-1, -2}, {-1, 2}, {-2, -1}, {-2, 1}, {0, -3}, {-3, 0}}};
+
+// Sizes of one fitted network.
+struct Sizes {
+  int levels = 0;        // L
+  int hidden = 16;       // synthesis hidden width H
+  int arm_hidden = 16;   // ARM hidden width A
+};
+
+// The grid geometry of a w x h image.
+struct Grid {
+  int h = 0, w = 0;
+};
+int level_count(int w, int h);
+std::vector<Grid> grids(int w, int h, int levels);
+
+// The network's float parameters (weights as the trainer holds them).
+struct Net {
+  Sizes s;
+  std::vector<float> w1, b1;    // synthesis 1x1: [H][L], [H]
+  std::vector<float> w2, b2;    // [3][H], [3]
+  std::vector<float> wc, bc;    // residual 3x3: [3 out][3 in][3][3], [3]
+  std::vector<float> a1, c1;    // ARM: [A][kArmInputs], [A]
+  std::vector<float> a2, c2;    // [2][A], [2]
+  // Every parameter tensor in a fixed order (serialisation, Adam, gradients).
+  std::vector<std::vector<float>*> tensors();
+  std::vector<const std::vector<float>*> tensors() const;
+  void init(const Sizes& s, std::mt19937& rng);
+  void zero_like(const Net& o);
+};
+
+// ---- the float model (training and decoding's synthesis) ----
+
+// Bilinear upsampling of a grid (gh x gw, at 1/2^level) to h x w, and its transpose.
+void upsample(const float* g, const Grid& gg, int level, int h, int w, float* out);
+void upsample_backward(const float* dout, const Grid& gg, int level, int h, int w, float* dg);
+
+// Synthesis of P = h x w pixels from features [L][P] into rgb [3][P] (planar).
+// scratch: keeps the activations for synthesis_backward.
+struct SynthScratch {
+  std::vector<float> hid, o;  // [H][P], [3][P]
+};
+void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthScratch& s);
+// d_rgb [3][P] -> gradients of the weights (added to g) and of the features [L][P].
+void synthesis_backward(const Net& n, const float* feat, int h, int w, const float* d_rgb,
+                        const SynthScratch& s, Net& g, float* d_feat);
+
+// The ARM over all grids (values y_hat per level, raster order): total rate in bits, and,
+// with grads, d rate / d y_hat (added to dy) and / d ARM weights (added to g).
+// Context availability (lanes): latent p of a grid with n latents coded in `lanes` lanes
+// sees only neighbours in its own lane (arm_lanes()).
+double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std::vector<float>>& y,
+                std::vector<std::vector<float>>* dy, Net* g);
+// The lane count of a grid of n latents (the coder's: rANS lanes = ARM stripes).
+uint32_t arm_lanes(size_t n);
+
+// Laplace bin probability of value v under (mu, b), floored at 2^-16, and its derivatives.
+struct LaplaceBin {
+  double p, dp_dv, dp_dmu, dp_db;
+  bool floored;
+};
+LaplaceBin laplace_bin(double v, double mu, double b);
+// The ARM's log-scale range (the CDF tables' grid): log b in [kLogBMin, kLogBMax].
+inline constexpr double kLogBMin = -3.0, kLogBMax = 4.875;
+
+// ---- fitting ----
+struct FitOptions {
+  double lambda = 1e-3;      // loss = MSE([0,1] RGB) + lambda * bpp
+  int effort = 1;            // 0..3: presets (iterations, widths)
+  std::function<void(int iteration, int total, double loss, double bpp, double psnr)> progress;
+  const std::atomic<bool>* stop = nullptr;  // set: stop fitting, code the current state
+  uint32_t seed = 1;
+};
+struct Fitted {
+  Net net;
+  std::vector<std::vector<float>> y;  // latents per level (continuous)
+};
+Sizes preset_sizes(int effort, int w, int h);
+int preset_iterations(int effort);
+// Fits the model to an image ([3][P] planar in [0,1]).
+Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o);
+
+// ---- coding (exact: coding.cc) ----
+// The integer ARM's output for one latent: table index and integer part of mu.
+struct ArmInt {
+  std::vector<int32_t> a1, c1, a2, c2;  // Q8 weights; biases Q16
+  int A = 0;
+};
+// The coder's Laplace tables: 64 scales x 8 fractional offsets of mu.
+const std::vector<QuantizedCdf>& laplace_tables();
+inline constexpr int kMuFrac = 8, kScales = 64;
+
+// Quantised network, as the stream carries it.
+struct QuantNet {
+  Sizes s;
+  int synth_shift = 8;  // synthesis weights are integers x 2^-synth_shift
+  std::vector<std::vector<int32_t>> t;  // the tensors of Net::tensors(), quantised
+  ArmInt arm() const;
+  Net dequantize() const;  // synthesis weights as floats (the ARM's as their Q8 values)
+};
+QuantNet quantize(const Net& n, int synth_shift);
+std::vector<uint8_t> write_params(const QuantNet& q);
+QuantNet read_params(const uint8_t* data, size_t size, int levels);
+
+// Grid symbols <-> the LATENTS payload (one lane stream per grid, coarsest first).
+std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
+                                    const std::vector<std::vector<int32_t>>& q);
+std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
+                                                 const uint8_t* data, size_t size);
+// The image from quantised latents and network (float synthesis): [3][P] in [0,1] unclamped.
+std::vector<float> reconstruct(const Net& n, const std::vector<Grid>& gr,
+                               const std::vector<std::vector<float>>& y, int w, int h);
+
+}  // namespace nlc::inr
+
+namespace nlc {
+
+// The architecture (models/architecture.h): needs no model file; its identity is the
+// SHA-256 of the string "nlc:inr-v1", which a stream's header carries.
+class InrCodec final : public Architecture {
+ public:
+  InrCodec();
+  static const std::array<uint8_t, 32>& arch_identity();
+  void set_fit(const inr::FitOptions& o) { fit_ = o; }
+
+  std::string arch() const override { return inr::kArch; }
+  int stream_minor() const override { return 1; }
+  double max_quality() const override { return 5.0; }
+  int align() const override { return 1; }
+  int latent_stride() const override { return 1; }
+  const std::vector<SectionKind>& tile_sections() const override;
+  std::vector<std::pair<std::string, std::string>> describe() const override;
+  void set_backend(std::unique_ptr<ArchBackend> b) override;
+  const ArchBackend& backend() const override { return *backend_; }
+  std::unique_ptr<ArchBackend> cpu_backend() const override;
+  void encode_tile(const Image& tile, double q, std::vector<bitstream::Section>& out) override;
+  std::vector<std::string> decode_tiles(const std::vector<TileJob>& jobs) override;
+  Latent decode_latent(const bitstream::SectionView* sections, double q, int w, int h) override;
+  Estimate estimate(const Image& img, double q) override;
+
+  // Quality q in [0, 5] -> lambda (log-linear from 2e-2 at 0 to 1e-4 at 5).
+  static double lambda(double q);
+
+ private:
+  Image decode_one(const bitstream::SectionView* s, int w, int h, int channels) const;
+  inr::FitOptions fit_;
+  std::unique_ptr<ArchBackend> backend_;
+};
+
+}  // namespace nlc

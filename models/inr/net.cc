@@ -1,0 +1,413 @@
+// The INR codec's float model: upsampling, synthesis and the ARM's rate, each with its
+// handwritten backward pass (tests/inr_test.cc checks every gradient against finite
+// differences). Planar layouts ([channel][pixel]) so the per-pixel loops vectorise.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "models/inr/inr.h"
+
+namespace nlc::inr {
+
+int level_count(int w, int h) {
+  int levels = 1;
+  while (levels < kMaxLevels && ((w - 1) >> levels) + ((h - 1) >> levels) > 0) ++levels;
+  return levels;
+}
+
+std::vector<Grid> grids(int w, int h, int levels) {
+  std::vector<Grid> g;
+  for (int l = 0; l < levels; ++l) g.push_back({(h + (1 << l) - 1) >> l, (w + (1 << l) - 1) >> l});
+  return g;
+}
+
+std::vector<std::vector<float>*> Net::tensors() {
+  return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2};
+}
+std::vector<const std::vector<float>*> Net::tensors() const {
+  return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2};
+}
+
+void Net::init(const Sizes& sz, std::mt19937& rng) {
+  s = sz;
+  const int L = s.levels, H = s.hidden, A = s.arm_hidden;
+  auto uniform = [&rng](std::vector<float>& v, size_t n, double bound) {
+    std::uniform_real_distribution<double> u(-bound, bound);
+    v.resize(n);
+    for (float& x : v) x = float(u(rng));
+  };
+  uniform(w1, size_t(H) * L, std::sqrt(6.0 / L));
+  b1.assign(size_t(H), 0.1f);  // positive: every ReLU passes gradient while latents are 0
+  uniform(w2, size_t(3) * H, std::sqrt(3.0 / H));
+  b2.assign(3, 0.5f);          // mid grey
+  wc.assign(81, 0.f);          // the residual starts as the identity
+  bc.assign(3, 0.f);
+  uniform(a1, size_t(A) * kArmInputs, std::sqrt(3.0 / kArmInputs));
+  c1.assign(size_t(A), 0.f);
+  uniform(a2, size_t(2) * A, 0.01);
+  c2.assign(2, 0.f);
+}
+
+void Net::zero_like(const Net& o) {
+  s = o.s;
+  auto src = o.tensors();
+  auto dst = tensors();
+  for (size_t i = 0; i < src.size(); ++i) dst[i]->assign(src[i]->size(), 0.f);
+}
+
+// ---- upsampling: bilinear, half-pixel centres, edges replicated; separable ----
+namespace {
+struct Taps {
+  std::vector<int> i0, i1;
+  std::vector<float> w0, w1;
+};
+Taps taps(int n_out, int n_in, int level) {
+  Taps t;
+  const double f = double(1 << level);
+  for (int o = 0; o < n_out; ++o) {
+    const double s = (o + 0.5) / f - 0.5;
+    const int a = int(std::floor(s));
+    const float frac = float(s - a);
+    t.i0.push_back(std::clamp(a, 0, n_in - 1));
+    t.i1.push_back(std::clamp(a + 1, 0, n_in - 1));
+    t.w0.push_back(1.f - frac);
+    t.w1.push_back(frac);
+  }
+  return t;
+}
+}  // namespace
+
+void upsample(const float* g, const Grid& gg, int level, int h, int w, float* out) {
+  if (level == 0) {
+    std::copy(g, g + size_t(h) * w, out);
+    return;
+  }
+  const Taps tx = taps(w, gg.w, level), ty = taps(h, gg.h, level);
+  std::vector<float> tmp(size_t(gg.h) * w);  // rows of the grid, columns at full width
+  for (int r = 0; r < gg.h; ++r)
+    for (int x = 0; x < w; ++x)
+      tmp[size_t(r) * w + x] = tx.w0[x] * g[size_t(r) * gg.w + tx.i0[x]] + tx.w1[x] * g[size_t(r) * gg.w + tx.i1[x]];
+#pragma omp parallel for schedule(static)
+  for (int y = 0; y < h; ++y) {
+    const float* r0 = &tmp[size_t(ty.i0[y]) * w];
+    const float* r1 = &tmp[size_t(ty.i1[y]) * w];
+    float* o = out + size_t(y) * w;
+    for (int x = 0; x < w; ++x) o[x] = ty.w0[y] * r0[x] + ty.w1[y] * r1[x];
+  }
+}
+
+void upsample_backward(const float* dout, const Grid& gg, int level, int h, int w, float* dg) {
+  if (level == 0) {
+    for (size_t i = 0; i < size_t(h) * w; ++i) dg[i] += dout[i];
+    return;
+  }
+  const Taps tx = taps(w, gg.w, level), ty = taps(h, gg.h, level);
+  std::vector<float> tmp(size_t(gg.h) * w, 0.f);
+  for (int y = 0; y < h; ++y) {
+    float* r0 = &tmp[size_t(ty.i0[y]) * w];
+    float* r1 = &tmp[size_t(ty.i1[y]) * w];
+    const float* d = dout + size_t(y) * w;
+    for (int x = 0; x < w; ++x) {
+      r0[x] += ty.w0[y] * d[x];
+      r1[x] += ty.w1[y] * d[x];
+    }
+  }
+  for (int r = 0; r < gg.h; ++r)
+    for (int x = 0; x < w; ++x) {
+      const float v = tmp[size_t(r) * w + x];
+      dg[size_t(r) * gg.w + tx.i0[x]] += tx.w0[x] * v;
+      dg[size_t(r) * gg.w + tx.i1[x]] += tx.w1[x] * v;
+    }
+}
+
+// ---- synthesis ----
+namespace {
+inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+}  // namespace
+
+void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthScratch& s) {
+  const int L = n.s.levels, H = n.s.hidden;
+  const size_t P = size_t(h) * w;
+  s.hid.resize(size_t(H) * P);
+  s.o.resize(3 * P);
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < H; ++k) {
+    float* hk = &s.hid[size_t(k) * P];
+    std::fill(hk, hk + P, n.b1[k]);
+    for (int l = 0; l < L; ++l) {
+      const float wv = n.w1[size_t(k) * L + l];
+      const float* f = feat + size_t(l) * P;
+      for (size_t p = 0; p < P; ++p) hk[p] += wv * f[p];
+    }
+    for (size_t p = 0; p < P; ++p) hk[p] = hk[p] > 0.f ? hk[p] : 0.f;
+  }
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < 3; ++c) {
+    float* oc = &s.o[size_t(c) * P];
+    std::fill(oc, oc + P, n.b2[c]);
+    for (int k = 0; k < H; ++k) {
+      const float wv = n.w2[size_t(c) * H + k];
+      const float* hk = &s.hid[size_t(k) * P];
+      for (size_t p = 0; p < P; ++p) oc[p] += wv * hk[p];
+    }
+  }
+  // rgb = o + bc + conv3x3(o), replicate padding.
+#pragma omp parallel for schedule(static)
+  for (int y = 0; y < h; ++y)
+    for (int c = 0; c < 3; ++c) {
+      float* out = rgb + size_t(c) * P + size_t(y) * w;
+      const float* self = &s.o[size_t(c) * P + size_t(y) * w];
+      for (int x = 0; x < w; ++x) out[x] = self[x] + n.bc[c];
+      for (int ci = 0; ci < 3; ++ci)
+        for (int ky = 0; ky < 3; ++ky) {
+          const float* row = &s.o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
+          for (int kx = 0; kx < 3; ++kx) {
+            const float wv = n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx];
+            if (wv == 0.f) continue;
+            for (int x = 0; x < w; ++x) out[x] += wv * row[clampi(x + kx - 1, 0, w - 1)];
+          }
+        }
+    }
+}
+
+void synthesis_backward(const Net& n, const float* feat, int h, int w, const float* d_rgb,
+                        const SynthScratch& s, Net& g, float* d_feat) {
+  const int L = n.s.levels, H = n.s.hidden;
+  const size_t P = size_t(h) * w;
+  // Residual conv: weights, bias, and d_o (identity path + scatter through the taps).
+  std::vector<float> d_o(d_rgb, d_rgb + 3 * P);
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < 3; ++c) {
+    double sb = 0;
+    for (size_t p = 0; p < P; ++p) sb += d_rgb[size_t(c) * P + p];
+    g.bc[c] += float(sb);
+    for (int ci = 0; ci < 3; ++ci)
+      for (int ky = 0; ky < 3; ++ky)
+        for (int kx = 0; kx < 3; ++kx) {
+          double acc = 0;
+          for (int y = 0; y < h; ++y) {
+            const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
+            const float* row = &s.o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
+            float a = 0.f;
+            for (int x = 0; x < w; ++x) a += d[x] * row[clampi(x + kx - 1, 0, w - 1)];
+            acc += a;
+          }
+          g.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx] += float(acc);
+        }
+  }
+#pragma omp parallel for schedule(static)
+  for (int ci = 0; ci < 3; ++ci)
+    for (int c = 0; c < 3; ++c)
+      for (int ky = 0; ky < 3; ++ky)
+        for (int kx = 0; kx < 3; ++kx) {
+          const float wv = n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx];
+          if (wv == 0.f) continue;
+          for (int y = 0; y < h; ++y) {
+            const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
+            float* row = &d_o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
+            for (int x = 0; x < w; ++x) row[clampi(x + kx - 1, 0, w - 1)] += wv * d[x];
+          }
+        }
+  // Second 1x1 layer.
+  std::vector<float> d_hid(size_t(H) * P);
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < H; ++k) {
+    const float* hk = &s.hid[size_t(k) * P];
+    float* dh = &d_hid[size_t(k) * P];
+    for (int c = 0; c < 3; ++c) {
+      const float* dc = &d_o[size_t(c) * P];
+      double acc = 0;
+      for (size_t p = 0; p < P; ++p) acc += dc[p] * hk[p];
+      g.w2[size_t(c) * H + k] += float(acc);
+    }
+    for (size_t p = 0; p < P; ++p) {
+      float v = 0.f;
+      for (int c = 0; c < 3; ++c) v += n.w2[size_t(c) * H + k] * d_o[size_t(c) * P + p];
+      dh[p] = hk[p] > 0.f ? v : 0.f;
+    }
+    double sb = 0;
+    for (size_t p = 0; p < P; ++p) sb += dh[p];
+    g.b1[k] += float(sb);
+    for (int l = 0; l < L; ++l) {
+      const float* f = feat + size_t(l) * P;
+      double acc = 0;
+      for (size_t p = 0; p < P; ++p) acc += dh[p] * f[p];
+      g.w1[size_t(k) * L + l] += float(acc);
+    }
+  }
+  for (int c = 0; c < 3; ++c) {
+    double sb = 0;
+    for (size_t p = 0; p < P; ++p) sb += d_o[size_t(c) * P + p];
+    g.b2[c] += float(sb);
+  }
+#pragma omp parallel for schedule(static)
+  for (int l = 0; l < L; ++l) {
+    float* df = d_feat + size_t(l) * P;
+    for (int k = 0; k < H; ++k) {
+      const float wv = n.w1[size_t(k) * L + l];
+      const float* dh = &d_hid[size_t(k) * P];
+      for (size_t p = 0; p < P; ++p) df[p] += wv * dh[p];
+    }
+  }
+}
+
+// ---- the ARM's rate ----
+LaplaceBin laplace_bin(double v, double mu, double b) {
+  const double lo = v - 0.5 - mu, hi = v + 0.5 - mu;
+  const double flo = std::exp(-std::abs(lo) / b) / (2 * b), fhi = std::exp(-std::abs(hi) / b) / (2 * b);
+  double p;
+  if (lo >= 0)
+    p = 0.5 * (std::exp(-lo / b) - std::exp(-hi / b));
+  else if (hi <= 0)
+    p = 0.5 * (std::exp(hi / b) - std::exp(lo / b));
+  else
+    p = 1.0 - 0.5 * std::exp(-hi / b) - 0.5 * std::exp(lo / b);
+  LaplaceBin r;
+  const double floor = 1.0 / 65536;
+  if (!(p > floor)) return {floor, 0, 0, 0, true};
+  r.p = p;
+  r.floored = false;
+  r.dp_dv = fhi - flo;
+  r.dp_dmu = -(fhi - flo);
+  r.dp_db = -(hi * fhi - lo * flo) / b;
+  return r;
+}
+
+uint32_t arm_lanes(size_t n) { return default_lane_count(n); }
+
+double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std::vector<float>>& y,
+                std::vector<std::vector<float>>* dy, Net* g) {
+  const int A = n.s.arm_hidden, levels = int(gr.size());
+  const int T = omp_get_max_threads();
+  std::vector<double> bits(size_t(T), 0.0);
+  // Per-thread gradients (contexts cross lanes' owners through the coarser grid).
+  std::vector<Net> tg(g ? size_t(T) : 0);
+  std::vector<std::vector<std::vector<float>>> tdy(dy ? size_t(T) : 0);
+  for (auto& t : tg) t.zero_like(n);
+  for (auto& t : tdy) {
+    t.resize(size_t(levels));
+    for (int l = 0; l < levels; ++l) t[l].assign(y[l].size(), 0.f);
+  }
+  for (int l = 0; l < levels; ++l) {
+    const Grid G = gr[l];
+    const size_t N = size_t(G.h) * G.w;
+    const uint32_t lanes = arm_lanes(N);
+    const float* yl = y[l].data();
+    const float* yc = l + 1 < levels ? y[l + 1].data() : nullptr;
+    const int cw = l + 1 < levels ? gr[l + 1].w : 0;
+#pragma omp parallel
+    {
+      const int t = omp_get_thread_num();
+      float c[kArmInputs], hid[kMaxHidden], dh[kMaxHidden];
+      size_t cpos[kArmInputs];
+      bool cav[kArmInputs];
+      double local = 0;
+      // Static: for a given thread count the sums are in the same order on every run.
+#pragma omp for schedule(static)
+      for (uint32_t k = 0; k < lanes; ++k) {
+        const size_t begin = N * k / lanes, end = N * (k + 1) / lanes;
+        for (size_t p = begin; p < end; ++p) {
+          const int i = int(p / size_t(G.w)), j = int(p % size_t(G.w));
+          for (int m = 0; m < kContext; ++m) {
+            const int ii = i + kNeighbours[m][0], jj = j + kNeighbours[m][1];
+            const bool ok = ii >= 0 && jj >= 0 && jj < G.w && size_t(ii) * G.w + jj >= begin;
+            cav[m] = ok;
+            cpos[m] = ok ? size_t(ii) * G.w + jj : 0;
+            c[m] = ok ? yl[cpos[m]] : 0.f;
+          }
+          cav[kContext] = yc != nullptr;
+          cpos[kContext] = yc ? size_t(i / 2) * cw + j / 2 : 0;
+          c[kContext] = yc ? yc[cpos[kContext]] : 0.f;
+          for (int a = 0; a < A; ++a) {
+            float v = n.c1[a];
+            for (int m = 0; m < kArmInputs; ++m) v += n.a1[size_t(a) * kArmInputs + m] * c[m];
+            hid[a] = v > 0.f ? v : 0.f;
+          }
+          double mu = n.c2[0], s = n.c2[1];
+          for (int a = 0; a < A; ++a) {
+            mu += n.a2[a] * hid[a];
+            s += n.a2[size_t(A) + a] * hid[a];
+          }
+          const bool sin = s > kLogBMin && s < kLogBMax;
+          const double b = std::exp(std::clamp(s, kLogBMin, kLogBMax));
+          const LaplaceBin lb = laplace_bin(yl[p], mu, b);
+          local += -std::log2(lb.p);
+          if (!g || !dy || lb.floored) continue;
+          const double d = -1.0 / (lb.p * std::log(2.0));
+          Net& G2 = tg[size_t(t)];
+          auto& D = tdy[size_t(t)];
+          D[l][p] += float(d * lb.dp_dv);
+          const float dmu = float(d * lb.dp_dmu), ds = sin ? float(d * lb.dp_db * b) : 0.f;
+          G2.c2[0] += dmu;
+          G2.c2[1] += ds;
+          for (int a = 0; a < A; ++a) {
+            G2.a2[a] += dmu * hid[a];
+            G2.a2[size_t(A) + a] += ds * hid[a];
+            dh[a] = hid[a] > 0.f ? dmu * n.a2[a] + ds * n.a2[size_t(A) + a] : 0.f;
+          }
+          for (int a = 0; a < A; ++a) {
+            if (dh[a] == 0.f) continue;
+            G2.c1[a] += dh[a];
+            for (int m = 0; m < kArmInputs; ++m) G2.a1[size_t(a) * kArmInputs + m] += dh[a] * c[m];
+          }
+          for (int m = 0; m < kArmInputs; ++m) {
+            if (!cav[m]) continue;
+            float dc = 0.f;
+            for (int a = 0; a < A; ++a) dc += n.a1[size_t(a) * kArmInputs + m] * dh[a];
+            D[m < kContext ? l : l + 1][cpos[m]] += dc;
+          }
+        }
+      }
+      bits[size_t(t)] += local;
+    }
+  }
+  double total = 0;
+  for (double b : bits) total += b;
+  if (g) {
+    auto dst = g->tensors();
+    for (const Net& t : tg) {
+      auto src = t.tensors();
+      for (size_t i = 0; i < src.size(); ++i)
+        for (size_t e = 0; e < src[i]->size(); ++e) (*dst[i])[e] += (*src[i])[e];
+    }
+  }
+  if (dy)
+    for (const auto& t : tdy)
+      for (int l = 0; l < levels; ++l)
+        for (size_t e = 0; e < t[l].size(); ++e) (*dy)[l][e] += t[l][e];
+  return total;
+}
+
+// In bands of rows (with the 3x3 convolution's one-row halo), so that the decoder's memory is
+// that of the image and the grids, not of every hidden activation at once. The arithmetic is
+// synthesis()'s on the band's rows (same operations, same order per pixel).
+std::vector<float> reconstruct(const Net& n, const std::vector<Grid>& gr,
+                               const std::vector<std::vector<float>>& y, int w, int h) {
+  const size_t P = size_t(w) * h;
+  const int L = int(gr.size());
+  std::vector<float> rgb(3 * P);
+  // Each grid upsampled once (the whole stack is L floats a pixel).
+  std::vector<float> feat(size_t(L) * P);
+  for (int l = 0; l < L; ++l) upsample(y[l].data(), gr[l], l, h, w, &feat[size_t(l) * P]);
+  constexpr int kBand = 32;
+  SynthScratch s;
+  for (int y0 = 0; y0 < h; y0 += kBand) {
+    const int y1 = std::min(h, y0 + kBand);
+    const int a = std::max(0, y0 - 1), b = std::min(h, y1 + 1), bh = b - a;  // with halo
+    const size_t BP = size_t(bh) * w;
+    std::vector<float> bf(size_t(L) * BP), brgb(3 * BP);
+    for (int l = 0; l < L; ++l)
+      std::copy_n(&feat[size_t(l) * P + size_t(a) * w], BP, &bf[size_t(l) * BP]);
+    synthesis(n, bf.data(), bh, w, brgb.data(), s);
+    // The band's own rows; their conv taps read the halo rows, which replicate the image's
+    // edge exactly where the band touches it (a == 0 or b == h), as the whole-image pass does.
+    for (int c = 0; c < 3; ++c)
+      std::copy_n(&brgb[size_t(c) * BP + size_t(y0 - a) * w], size_t(y1 - y0) * w,
+                  &rgb[size_t(c) * P + size_t(y0) * w]);
+  }
+  return rgb;
+}
+
+}  // namespace nlc::inr

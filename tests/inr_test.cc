@@ -1,0 +1,335 @@
+// The INR codec (models/inr/): every handwritten backward pass against finite differences,
+// the integer ARM's symbols decoding to exactly what was coded (several lanes, any thread
+// count), the weights' serialisation, and the codec end to end through the public API: a
+// short fit on small images, decoded by any Decoder, damaged streams refused, Ctrl-C's
+// stop flag.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <random>
+
+#include "bitstream/container.h"
+#include "bitstream/crc32c.h"
+#include "models/inr/inr.h"
+#include "nlc/codec.h"
+
+namespace nlc {
+namespace {
+
+using namespace inr;
+
+const std::string kModel = std::string(NLC_TEST_DATA) + "/tiny.nlcm";
+
+std::vector<float> randv(size_t n, std::mt19937& rng, double scale = 1.0) {
+  std::normal_distribution<double> d(0, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = float(d(rng));
+  return v;
+}
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+// Analytic vs central difference: |a - n| <= atol + rtol * max(|a|, |n|).
+void expect_close(double analytic, double numeric, double rtol, double atol, const std::string& what) {
+  EXPECT_LE(std::abs(analytic - numeric), atol + rtol * std::max(std::abs(analytic), std::abs(numeric)))
+      << what << ": analytic " << analytic << ", numeric " << numeric;
+}
+
+// Finite-difference checks of a function with kinks (ReLU, clamps, the probability floor):
+// where the two one-sided differences disagree, a kink lies within eps and the point is
+// skipped; elsewhere the analytic derivative must match the central difference. At most a
+// quarter of the points may be skipped.
+struct FdCheck {
+  double rtol, atol;
+  int checked = 0, skipped = 0;
+  void operator()(double analytic, double lp, double l0, double lm, double eps, const std::string& what) {
+    const double fp = (lp - l0) / eps, fm = (l0 - lm) / eps;
+    if (std::abs(fp - fm) > atol + rtol * std::max(std::abs(fp), std::abs(fm))) {
+      ++skipped;
+      return;
+    }
+    ++checked;
+    expect_close(analytic, (lp - lm) / (2 * eps), rtol, atol, what);
+  }
+  ~FdCheck() {
+    EXPECT_GT(checked, 0);
+    EXPECT_LE(skipped * 3, checked) << skipped << " points skipped as kinks, " << checked << " checked";
+  }
+};
+
+TEST(Inr, UpsamplingBackwardIsItsTranspose) {
+  std::mt19937 rng(1);
+  for (int level = 0; level < 4; ++level)
+    for (auto [w, h] : {std::pair{17, 9}, std::pair{32, 24}, std::pair{5, 3}}) {
+      const Grid g = grids(w, h, level + 1)[level];
+      const auto x = randv(size_t(g.h) * g.w, rng), d = randv(size_t(h) * w, rng);
+      std::vector<float> ux(size_t(h) * w), utd(x.size(), 0.f);
+      upsample(x.data(), g, level, h, w, ux.data());
+      upsample_backward(d.data(), g, level, h, w, utd.data());
+      EXPECT_NEAR(dot(ux, d), dot(x, utd), 1e-4 * (1 + std::abs(dot(ux, d)))) << level << " " << w << "x" << h;
+    }
+  // A constant grid upsamples to the same constant (weights sum to 1, edges replicated).
+  const Grid g = grids(19, 11, 3)[2];
+  std::vector<float> c(size_t(g.h) * g.w, 2.5f), out(19 * 11);
+  upsample(c.data(), g, 2, 11, 19, out.data());
+  for (float v : out) ASSERT_NEAR(v, 2.5f, 1e-6);
+}
+
+Net random_net(int L, int H, int A, std::mt19937& rng) {
+  Net n;
+  n.init({L, H, A}, rng);
+  n.wc = randv(81, rng, 0.2);  // a nonzero residual, so its gradients are exercised
+  n.bc = randv(3, rng, 0.1);
+  n.a2 = randv(size_t(2) * A, rng, 0.3);
+  n.c1 = randv(size_t(A), rng, 0.3);  // (0 would put latents with an empty context on the ReLU's kink)
+  n.c2 = {0.2f, 0.5f};
+  return n;
+}
+
+TEST(Inr, SynthesisGradientsMatchFiniteDifferences) {
+  std::mt19937 rng(2);
+  const int w = 7, h = 5, L = 3, P = w * h;
+  Net n = random_net(L, 6, 4, rng);
+  const auto feat = randv(size_t(L) * P, rng), r = randv(3 * size_t(P), rng);
+  auto loss = [&](const Net& m, const std::vector<float>& f) {
+    std::vector<float> rgb(3 * size_t(P));
+    SynthScratch s;
+    synthesis(m, f.data(), h, w, rgb.data(), s);
+    return dot(rgb, r);
+  };
+  std::vector<float> rgb(3 * size_t(P)), dfeat(feat.size(), 0.f);
+  SynthScratch s;
+  synthesis(n, feat.data(), h, w, rgb.data(), s);
+  Net g;
+  g.zero_like(n);
+  synthesis_backward(n, feat.data(), h, w, r.data(), s, g, dfeat.data());
+  const double eps = 1e-3, l0 = loss(n, feat);
+  FdCheck check{2e-2, 2e-3};
+  for (size_t i = 0; i < feat.size(); i += 7) {
+    auto fp = feat, fm = feat;
+    fp[i] += float(eps);
+    fm[i] -= float(eps);
+    check(dfeat[i], loss(n, fp), l0, loss(n, fm), eps, "d feat[" + std::to_string(i) + "]");
+  }
+  auto nt = n.tensors();
+  auto gt = g.tensors();
+  for (size_t t = 0; t < 6; ++t)  // the synthesis tensors
+    for (size_t e = 0; e < nt[t]->size(); e += 5) {
+      Net np = n, nm = n;
+      (*np.tensors()[t])[e] += float(eps);
+      (*nm.tensors()[t])[e] -= float(eps);
+      check((*gt[t])[e], loss(np, feat), l0, loss(nm, feat), eps,
+            "d tensor " + std::to_string(t) + "[" + std::to_string(e) + "]");
+    }
+}
+
+// The decoder synthesises in bands of rows: bit for bit what the whole-image pass gives.
+TEST(Inr, BandedReconstructionEqualsTheWholeImagePass) {
+  std::mt19937 rng(9);
+  const int w = 23, h = 75;
+  const auto gr = grids(w, h, level_count(w, h));
+  const int L = int(gr.size());
+  const Net n = random_net(L, 8, 4, rng);
+  std::vector<std::vector<float>> y;
+  for (const Grid& g : gr) y.push_back(randv(size_t(g.h) * g.w, rng, 2.0));
+  const size_t P = size_t(w) * h;
+  std::vector<float> feat(size_t(L) * P), rgb(3 * P);
+  for (int l = 0; l < L; ++l) upsample(y[l].data(), gr[l], l, h, w, &feat[size_t(l) * P]);
+  SynthScratch s;
+  synthesis(n, feat.data(), h, w, rgb.data(), s);
+  EXPECT_EQ(reconstruct(n, gr, y, w, h), rgb);
+}
+
+TEST(Inr, LaplaceBinDerivativesMatchFiniteDifferences) {
+  for (auto [v, mu, b] : {std::tuple{0.0, 0.3, 1.0}, std::tuple{2.0, -0.4, 0.7}, std::tuple{-3.0, 1.1, 2.5},
+                          std::tuple{0.4, 0.4, 0.2}}) {
+    const LaplaceBin l = laplace_bin(v, mu, b);
+    ASSERT_FALSE(l.floored);
+    const double e = 1e-6;
+    expect_close(l.dp_dv, (laplace_bin(v + e, mu, b).p - laplace_bin(v - e, mu, b).p) / (2 * e), 1e-5, 1e-9, "dv");
+    expect_close(l.dp_dmu, (laplace_bin(v, mu + e, b).p - laplace_bin(v, mu - e, b).p) / (2 * e), 1e-5, 1e-9, "dmu");
+    expect_close(l.dp_db, (laplace_bin(v, mu, b + e).p - laplace_bin(v, mu, b - e).p) / (2 * e), 1e-5, 1e-9, "db");
+  }
+  // Probabilities of all integers sum to 1 (less what the 2^-16 floor replaces).
+  double s = 0;
+  for (int v = -200; v <= 200; ++v)
+    if (!laplace_bin(v, 0.37, 3.0).floored) s += laplace_bin(v, 0.37, 3.0).p;
+  EXPECT_NEAR(s, 1.0, 1e-4);
+  EXPECT_LT(s, 1.0 + 1e-12);
+}
+
+TEST(Inr, ArmRateGradientsMatchFiniteDifferences) {
+  std::mt19937 rng(3);
+  const int w = 6, h = 5;  // few latents: few ReLU kinks within eps of a parameter's value
+  const auto gr = grids(w, h, 2);
+  Net n = random_net(2, 4, 5, rng);
+  std::vector<std::vector<float>> y;
+  for (const Grid& g : gr) y.push_back(randv(size_t(g.h) * g.w, rng, 1.5));
+  std::vector<std::vector<float>> dy;
+  for (const auto& v : y) dy.emplace_back(v.size(), 0.f);
+  Net g;
+  g.zero_like(n);
+  arm_rate(n, gr, y, &dy, &g);
+  const double eps = 1e-3, l0 = arm_rate(n, gr, y, nullptr, nullptr);
+  FdCheck check{2e-2, 2e-4};
+  for (size_t l = 0; l < y.size(); ++l)
+    for (size_t i = 0; i < y[l].size(); ++i) {
+      auto yp = y, ym = y;
+      yp[l][i] += float(eps);
+      ym[l][i] -= float(eps);
+      check(dy[l][i], arm_rate(n, gr, yp, nullptr, nullptr), l0, arm_rate(n, gr, ym, nullptr, nullptr), eps,
+            "d y[" + std::to_string(l) + "][" + std::to_string(i) + "]");
+    }
+  auto gt = g.tensors();
+  for (size_t t = 6; t < 10; ++t)  // the ARM tensors
+    for (size_t e = 0; e < gt[t]->size(); ++e) {
+      Net np = n, nm = n;
+      (*np.tensors()[t])[e] += float(eps);
+      (*nm.tensors()[t])[e] -= float(eps);
+      check((*gt[t])[e], arm_rate(np, gr, y, nullptr, nullptr), l0, arm_rate(nm, gr, y, nullptr, nullptr), eps,
+            "d arm tensor " + std::to_string(t) + "[" + std::to_string(e) + "]");
+    }
+}
+
+// Grids large enough for several lanes; random integer ARM weights; every symbol back, with
+// 1 and 2 threads, and the same bytes.
+TEST(Inr, IntegerArmDecodesExactlyWhatWasCoded) {
+  std::mt19937 rng(4);
+  const int w = 300, h = 130;  // level 0: 39,000 latents -> 3 lanes
+  const auto gr = grids(w, h, level_count(w, h));
+  ASSERT_GT(arm_lanes(size_t(gr[0].h) * gr[0].w), 2u);
+  Net n = random_net(int(gr.size()), 4, 12, rng);
+  n.a1 = randv(n.a1.size(), rng, 0.4);
+  const QuantNet qn = quantize(n, 8);
+  std::vector<std::vector<int32_t>> q;
+  std::geometric_distribution<int> mag(0.4);
+  for (const Grid& g : gr) {
+    std::vector<int32_t> v(size_t(g.h) * g.w);
+    for (auto& x : v) x = (rng() & 1 ? 1 : -1) * mag(rng) + (rng() % 997 == 0 ? 5000 : 0);  // a few escapes
+    q.push_back(std::move(v));
+  }
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto s1 = encode_latents(qn.arm(), gr, q);
+  const auto d1 = decode_latents(qn.arm(), gr, s1.data(), s1.size());
+  omp_set_num_threads(2);
+  const auto s2 = encode_latents(qn.arm(), gr, q);
+  const auto d2 = decode_latents(qn.arm(), gr, s2.data(), s2.size());
+  omp_set_num_threads(saved);
+  EXPECT_EQ(s1, s2);
+  EXPECT_EQ(d1, q);
+  EXPECT_EQ(d2, q);
+  // Damage: truncations and flipped bytes give StreamError or a decode, never a crash.
+  for (size_t cut : {size_t(0), size_t(3), s1.size() / 2, s1.size() - 1})
+    EXPECT_THROW(decode_latents(qn.arm(), gr, s1.data(), cut), StreamError) << cut;
+  for (int k = 0; k < 40; ++k) {
+    auto bad = s1;
+    bad[rng() % bad.size()] ^= uint8_t(1 + rng() % 255);
+    try {
+      decode_latents(qn.arm(), gr, bad.data(), bad.size());
+    } catch (const StreamError&) {
+    }
+  }
+}
+
+TEST(Inr, ParametersRoundTripAndDamageIsRefused) {
+  std::mt19937 rng(5);
+  const Net n = random_net(5, 16, 12, rng);
+  for (int shift : {6, 9, 12}) {
+    const QuantNet q = quantize(n, shift);
+    const auto bytes = write_params(q);
+    const QuantNet r = read_params(bytes.data(), bytes.size(), 5);
+    EXPECT_EQ(r.t, q.t);
+    EXPECT_EQ(r.synth_shift, shift);
+    EXPECT_EQ(r.s.hidden, 16);
+    EXPECT_THROW(read_params(bytes.data(), bytes.size(), 4), StreamError);
+    for (size_t cut = 0; cut < bytes.size(); ++cut)
+      EXPECT_THROW(read_params(bytes.data(), cut, 5), StreamError) << cut;
+    auto longer = bytes;
+    longer.push_back(0);
+    EXPECT_THROW(read_params(longer.data(), longer.size(), 5), StreamError);
+  }
+  // The dequantised synthesis differs from the float one by at most half a step.
+  const QuantNet q = quantize(n, 10);
+  const Net d = q.dequantize();
+  for (size_t e = 0; e < n.w1.size(); ++e) EXPECT_LE(std::abs(d.w1[e] - n.w1[e]), 0.5 / 1024 + 1e-7);
+}
+
+Image test_image(int w, int h, int channels, unsigned seed) {
+  std::mt19937 rng(seed);
+  Image img{w, h, channels, std::vector<uint8_t>(size_t(w) * h * channels)};
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < channels; ++c)
+        img.pixels[(size_t(y) * w + x) * channels + c] =
+            uint8_t(std::clamp(128 + 90 * std::sin(x * 0.15 + c) * std::cos(y * 0.1) + int(rng() % 9), 0.0, 255.0));
+  return img;
+}
+
+// Through the public API: the stream names the INR codec, a Decoder with any model decodes
+// it (to what the fit reached), the progress callback runs, damaged streams are refused.
+TEST(Inr, CodesImagesEndToEnd) {
+  int calls = 0;
+  nlc::FitOptions f;
+  f.effort = 0;
+  f.progress = [&calls](const FitProgress& p) {
+    ++calls;
+    EXPECT_LE(p.iteration, p.total);
+  };
+  Encoder enc = Encoder::without_model("inr", f);
+  Decoder dec(kModel);
+  for (const Image& img : {test_image(64, 48, 3, 1), test_image(33, 17, 1, 2), test_image(1, 1, 3, 3)}) {
+    const auto s = enc.encode(img, 2.5);
+    const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
+    EXPECT_EQ(p.header.model_id, InrCodec::arch_identity());
+    const Image out = dec.decode(s);
+    ASSERT_EQ(out.width, img.width);
+    ASSERT_EQ(out.channels, img.channels);
+    if (img.width > 1) {
+      EXPECT_GT(psnr(img, out), 24.0) << img.width;
+    }
+    EXPECT_EQ(dec.decode_latent(s.data(), s.size()).channels, level_count(img.width, img.height));
+    // Truncations and bit flips (CRCs made valid again: the payload decoders see them).
+    for (size_t cut = 0; cut < s.size(); cut += 1 + s.size() / 50)
+      EXPECT_THROW(dec.decode(s.data(), cut), StreamError) << cut;
+    std::mt19937 rng(7);
+    for (int k = 0; k < 60; ++k) {
+      auto sections = std::vector<bitstream::Section>();
+      for (const auto& v : p.sections) sections.push_back({v.type, v.required, {v.data, v.data + v.size}});
+      auto& payload = sections[rng() % sections.size()].payload;
+      if (payload.empty()) continue;
+      payload[rng() % payload.size()] ^= uint8_t(1u << (rng() % 8));
+      const auto bad = bitstream::write(p.header, sections);
+      try {
+        dec.decode(bad);
+      } catch (const StreamError&) {
+      }
+    }
+  }
+  EXPECT_GT(calls, 0);
+  // mixed batches: an INR stream and a model stream
+  Encoder model_enc(kModel);
+  const Image a = test_image(40, 30, 3, 4);
+  const auto batch = dec.decode_batch({enc.encode(a, 1), model_enc.encode(a, 1)});
+  EXPECT_EQ(batch.size(), 2u);
+}
+
+TEST(Inr, StopFlagStillWritesAValidStream) {
+  std::atomic<bool> stop{true};  // Ctrl-C before the first iteration
+  nlc::FitOptions f;
+  f.effort = 3;
+  f.stop = &stop;
+  const Image img = test_image(48, 32, 3, 5);
+  const auto s = Encoder::without_model("inr", f).encode(img, 3);
+  const Image out = Decoder(kModel).decode(s);
+  EXPECT_EQ(out.pixels.size(), img.pixels.size());
+  EXPECT_THROW(Encoder::without_model("sirens"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nlc
