@@ -50,6 +50,27 @@ grep -q "invalid stream" "$TMP/err" || { echo "FAIL: truncation not reported as 
 expect 1 "wrong model" -- "$NLC" decode "$TMP/a.nlc" -o "$TMP/d.png"
 grep -q "wrong model" "$TMP/err" || { echo "FAIL: wrong model not named"; fail=1; }
 expect 2 "encode without -o" -- "$NLC" encode "$SRC/assets/kodim23.png"
+# The INR codec: no model file; any decoder decodes it; progress on stderr; Ctrl-C stops the
+# fit and still writes a valid stream.
+/usr/bin/python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").crop((300, 150, 364, 198)).save(sys.argv[2])' \
+  "$SRC/assets/kodim23.png" "$TMP/crop.png"
+expect 0 "encode --codec inr" -- "$NLC" encode "$TMP/crop.png" --codec inr --effort 0 -q 2 -o "$TMP/inr.nlc"
+grep -q "fitting  *300/300" "$TMP/err" || { echo "FAIL: no fitting progress line"; cat "$TMP/err"; fail=1; }
+expect 0 "info of an INR stream" -- "$NLC" info "$TMP/inr.nlc"
+grep -q "INR_LATENTS" "$TMP/out" && grep -q "version     1.1" "$TMP/out" || { echo "FAIL: INR sections or version not shown"; cat "$TMP/out"; fail=1; }
+expect 0 "decode an INR stream with the default model" -- "$NLC" decode "$TMP/inr.nlc" -o "$TMP/inr.png"
+expect 0 "compare" -- "$NLC" compare "$TMP/crop.png" "$TMP/inr.png"
+awk '{ exit !($2 > 20) }' "$TMP/out" || { echo "FAIL: INR reconstruction too poor: $(cat "$TMP/out")"; fail=1; }
+expect 0 "INR latent" -- "$NLC" decode "$TMP/inr.nlc" --latent -o "$TMP/inr.npy"
+expect 2 "bad effort" -- "$NLC" encode "$TMP/crop.png" --codec inr --effort 7 -o "$TMP/x.nlc"
+expect 2 "unknown codec" -- "$NLC" encode "$TMP/crop.png" --codec sirens -o "$TMP/x.nlc"
+timeout -s INT --preserve-status 3 "$NLC" encode "$TMP/crop.png" --codec inr --effort 3 -o "$TMP/int.nlc" 2>"$TMP/err"
+rc=$?
+if [ $rc = 0 ] && "$NLC" decode "$TMP/int.nlc" -o "$TMP/int.png" 2>/dev/null; then
+  echo "ok: Ctrl-C during an INR fit writes a stream that decodes"
+else
+  echo "FAIL: Ctrl-C during an INR fit: exit $rc"; cat "$TMP/err"; fail=1
+fi
 # --device: auto falls back to the CPU with one line when no GPU is usable; cuda then fails
 expect 0 "decode --device auto" -- "$NLC" decode "$TMP/a.nlc" -m "$M" -o "$TMP/auto.png" --device auto
 if grep -q "no usable GPU" "$TMP/err"; then

@@ -19,6 +19,10 @@ for img in "$WORK"/img/*.png; do
     "$NLC" encode "$img" -m "$M" -q "$q" -o "$WORK/corpus/$(basename "$img" .png)_q$q.nlc" 2>/dev/null
   done
 done
+# INR streams (no model file; a short fit on the smallest images)
+for img in rgb0 rgb1 gray; do
+  "$NLC" encode "$WORK/img/$img.png" --codec inr --effort 0 -q 2 -o "$WORK/corpus/${img}_inr.nlc" 2>/dev/null
+done
 echo "seed corpus: $(ls "$WORK/corpus" | wc -l) streams"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 "$FUZZER" -max_total_time="$SECONDS_" -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
