@@ -14,6 +14,10 @@ inline constexpr uint32_t kStateLower = 1u << 16;  // x in [2^16, 2^32)
 inline constexpr int kBypassBits = 4;
 inline constexpr uint32_t kBypassMax = (1u << kBypassBits) - 1;
 inline constexpr uint32_t kBypassFreq = kProbTotal >> kBypassBits;
+// The longest escape a valid stream holds: any int32's folded distance past a table's range
+// is at most 2^33, 34 bits, so 9 four-bit chunks. A longer one is refused before its value is
+// assembled (16 chunks would overflow the signed arithmetic below).
+inline constexpr uint32_t kMaxEscapeChunks = 9;
 
 inline uint32_t get_u32(const uint8_t* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
@@ -62,9 +66,9 @@ inline int32_t decode_escape(LaneDecoder& d, const QuantizedCdf& t) {
     uint32_t c = d.bypass();
     chunks += c;
     if (c < kBypassMax) break;
-    if (chunks > 16) throw StreamError("escape-coded value is too long (corrupt stream)");
+    if (chunks > kMaxEscapeChunks) throw StreamError("escape-coded value is too long (corrupt stream)");
   }
-  if (chunks > 16) throw StreamError("escape-coded value is too long (corrupt stream)");
+  if (chunks > kMaxEscapeChunks) throw StreamError("escape-coded value is too long (corrupt stream)");
   uint64_t raw = 0;
   for (uint32_t c = 0; c < chunks; ++c) raw |= uint64_t(d.bypass()) << (kBypassBits * c);
   int64_t idx = (raw & 1) ? -int64_t((raw + 1) / 2) : int64_t(raw / 2) + (n - 1);

@@ -70,8 +70,15 @@ static int libnlc_encode_frame(AVCodecContext *avctx, AVPacket *pkt, const AVFra
     const uint8_t *pixels = frame->data[0];
     uint8_t *packed = NULL, *stream = NULL;
     size_t size = 0;
+
     int ret;
     nlc_status st;
+    /* The codec context's size is what the pixels are read with: refuse a frame of another. */
+    if (frame->width != avctx->width || frame->height != avctx->height) {
+        av_log(avctx, AV_LOG_ERROR, "frame size %dx%d differs from the encoder's %dx%d\n",
+               frame->width, frame->height, avctx->width, avctx->height);
+        return AVERROR(EINVAL);
+    }
     if (frame->linesize[0] < 0) {  /* bottom-up frame (e.g. after vflip): pack it top-down */
         packed = av_malloc((size_t)row * avctx->height);
         if (!packed)

@@ -269,6 +269,14 @@ static int filter_frame(AVFilterLink *inlink, AVFrame *in)
     AVFrame *out;
     char value[64];
 
+    /* The buffers were sized for the link; a frame of another size is refused rather than
+     * read past (FFmpeg reconfigures the filter when a stream's size changes). */
+    if (in->width != w || in->height != h) {
+        av_log(ctx, AV_LOG_ERROR, "frame size %dx%d differs from the configured %dx%d\n",
+               in->width, in->height, w, h);
+        av_frame_free(&in);
+        return AVERROR(EINVAL);
+    }
     frame_to_rgb(s, in, w, h);
     st = nlc_encode(s->enc, s->rgb, w, h, 3, (size_t)w * 3, s->quality, &stream, &size);
     if (st != NLC_OK) {

@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -269,6 +270,8 @@ ModelFile parse_model_file(const uint8_t* data, size_t size, const std::string& 
 }
 
 ModelFile load_model_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ModelError(path + ": is a folder, not a model file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw ModelError(path + ": cannot open model file");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

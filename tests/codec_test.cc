@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "bitstream/crc32c.h"
 #include "kernels/cpu/ops.h"
@@ -61,10 +62,10 @@ TEST(Codec, RoundTripsAtManySizesAndMatchesTheModel) {
 
 TEST(Codec, StreamsDoNotDependOnThreadCount) {
   Image img = test_image(200, 130, 3, 9);
-  set_num_threads(1);
+  set_threads(1);
   auto s1 = Encoder(kModel).encode(img, 2.0);
   auto d1 = Decoder(kModel).decode(s1);
-  set_num_threads(2);
+  set_threads(2);
   auto s2 = Encoder(kModel).encode(img, 2.0);
   auto d2 = Decoder(kModel).decode(s1);
   EXPECT_EQ(s1, s2);
@@ -156,6 +157,17 @@ TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
   std::printf("peak resident memory: %ld MiB\n", ru.ru_maxrss / 1024);
   EXPECT_LT(ru.ru_maxrss / 1024, 1536);
 #endif
+}
+
+// The thread count is process-wide: set on one thread, used by coding calls on another.
+TEST(Codec, ThreadCountIsProcessWide) {
+  set_threads(1);
+  int seen = 0;
+  std::thread([&seen] { seen = threads(); }).join();
+  EXPECT_EQ(seen, 1);
+  set_threads(2);
+  std::thread([&seen] { seen = threads(); }).join();
+  EXPECT_EQ(seen, 2);
 }
 
 // decode_latent: the very latent the decoder synthesises from (g_s of it, rounded, is the

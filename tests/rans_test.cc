@@ -150,6 +150,76 @@ TEST(Rans, TruncationsAndCorruptionNeverCrash) {
 
 // Large tensors decode their lanes on several threads: the values, and the error a corrupt
 // stream gives, must not depend on the thread count.
+// One lane written directly from (start, freq) steps, as the coder's encoder writes them
+// (reverse order, 16-bit renormalisation): for streams no valid encoder produces.
+std::vector<uint8_t> craft_lane_stream(const std::vector<std::pair<uint32_t, uint32_t>>& ops) {
+  std::vector<uint16_t> words;
+  uint32_t x = 1u << 16;
+  for (size_t i = ops.size(); i-- > 0;) {
+    const auto [start, freq] = ops[i];
+    if (x >= uint64_t(freq) << 16) {
+      words.push_back(uint16_t(x & 0xFFFF));
+      x >>= 16;
+    }
+    x = ((x / freq) << kPrecisionBits) + (x % freq) + start;
+  }
+  std::vector<uint8_t> lane;
+  for (int b = 0; b < 4; ++b) lane.push_back(uint8_t(x >> (8 * b)));
+  for (size_t i = words.size(); i-- > 0;) {
+    lane.push_back(uint8_t(words[i] & 0xFF));
+    lane.push_back(uint8_t(words[i] >> 8));
+  }
+  std::vector<uint8_t> s = {1, 0, 0, 0};
+  for (int b = 0; b < 4; ++b) s.push_back(uint8_t(lane.size() >> (8 * b)));
+  s.insert(s.end(), lane.begin(), lane.end());
+  return s;
+}
+
+// An escape longer than any int32 needs (16 four-bit chunks, an even folded distance near
+// 2^64) is refused before its value is assembled: the old check let 16 chunks through and
+// the signed arithmetic overflowed (UBSan aborted on it); 9 chunks is the most a valid
+// stream has. The same crafted stream decodes fine when shortened to the longest valid
+// escape.
+TEST(Rans, OverlongEscapesAreRefusedBeforeTheirArithmetic) {
+  const QuantizedCdf t = quantize_pmf({1.0, 1.0}, 1.0, 0);  // values 0, 1, then the escape
+  const std::vector<QuantizedCdf> tables = {t};
+  const uint32_t bf = kProbTotal >> 4;
+  auto escape = [&](uint32_t chunks, uint32_t low_nibble) {
+    std::vector<std::pair<uint32_t, uint32_t>> ops = {{t.cdf[2], t.cdf[3] - t.cdf[2]}};
+    for (uint32_t c = chunks;; c -= 15) {  // the count, in unary groups of 15
+      ops.push_back({std::min(c, 15u) * bf, bf});
+      if (c < 15) break;
+    }
+    ops.push_back({low_nibble * bf, bf});
+    for (uint32_t c = 1; c < chunks; ++c) ops.push_back({15u * bf, bf});  // 0xF...FE
+    return craft_lane_stream(ops);
+  };
+  const uint16_t idx = 0;
+  int32_t v = 0;
+  for (RansImpl impl : {RansImpl::kScalar, RansImpl::kInterleaved, RansImpl::kAvx2}) {
+    if (impl == RansImpl::kAvx2 && !rans_avx2_available()) continue;
+    const auto long_escape = escape(16, 14);
+    try {
+      rans_decode(long_escape.data(), long_escape.size(), &idx, 1, tables, &v, impl);
+      ADD_FAILURE() << "a 16-chunk escape was accepted";
+    } catch (const StreamError& e) {
+      EXPECT_NE(std::string(e.what()).find("too long"), std::string::npos) << e.what();
+    }
+    const auto ten = escape(10, 14);
+    EXPECT_THROW(rans_decode(ten.data(), ten.size(), &idx, 1, tables, &v, impl), StreamError);
+    // 9 chunks (the most a valid stream uses), folded distance 0xffffffffe: past int32.
+    const auto nine = escape(9, 14);
+    EXPECT_THROW(rans_decode(nine.data(), nine.size(), &idx, 1, tables, &v, impl), StreamError);
+  }
+  // The longest escapes valid encoders write decode.
+  const std::vector<int32_t> extremes = {INT32_MIN, INT32_MAX};
+  const std::vector<uint16_t> idx2(2, 0);
+  const auto s = rans_encode(extremes.data(), idx2.data(), 2, tables, 1);
+  std::vector<int32_t> back(2);
+  rans_decode(s.data(), s.size(), idx2.data(), 2, tables, back.data(), RansImpl::kScalar);
+  EXPECT_EQ(back, extremes);
+}
+
 TEST(Rans, ThreadCountDoesNotChangeResults) {
   const size_t n = 300000;
   const auto [tables, idx, values] = test::random_symbols(9, 4, n);

@@ -86,7 +86,10 @@ void nlc_free(void* p) { std::free(p); }
 void nlc_set_threads(int n) { nlc::set_threads(n); }
 
 nlc_status nlc_encoder_create(const char* model_path, nlc_encoder** out) {
-  if (!out) return NLC_ERROR_ARGUMENT;
+  if (!out) {
+    g_error = "nlc_encoder_create: invalid argument (out is NULL)";
+    return NLC_ERROR_ARGUMENT;
+  }
   *out = nullptr;
   return guarded([&] {
     *out = new nlc_encoder{nlc::Encoder(model_path ? model_path : nlc::default_model_path())};
@@ -107,6 +110,12 @@ nlc_status nlc_encode(nlc_encoder* enc, const uint8_t* pixels, int width, int he
   }
   *stream = nullptr;
   *size = 0;
+  // Before copying the image: a size the format cannot carry is refused without allocating.
+  if (width > 65535 || height > 65535) {
+    g_error = "image " + std::to_string(width) + "x" + std::to_string(height) +
+              " exceeds the format's 65535 pixels per side";
+    return NLC_ERROR_IMAGE;
+  }
   return guarded([&] {
     nlc::Image img{width, height, channels, {}};
     img.pixels.resize(size_t(width) * height * channels);
@@ -128,7 +137,10 @@ nlc_status nlc_encoder_set_device(nlc_encoder* enc, const char* device, int tens
 }
 
 nlc_status nlc_decoder_create(const char* model_path, nlc_decoder** out) {
-  if (!out) return NLC_ERROR_ARGUMENT;
+  if (!out) {
+    g_error = "nlc_decoder_create: invalid argument (out is NULL)";
+    return NLC_ERROR_ARGUMENT;
+  }
   *out = nullptr;
   return guarded([&] {
     *out = new nlc_decoder{nlc::Decoder(model_path ? model_path : nlc::default_model_path())};

@@ -3,6 +3,7 @@
 // looks inside a latent.
 #include "nlc/codec.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,7 @@
 #endif
 
 namespace nlc {
+void apply_threads();
 struct CodecAccess {
   static Architecture& get(Encoder& e) { return *e.impl_->model; }
   static Architecture& get(Decoder& d) { return *d.impl_->model; }
@@ -200,6 +202,7 @@ double Encoder::max_quality() const { return impl_->model->max_quality(); }
 const std::string& Encoder::model_identity() const { return impl_->model->identity_hex(); }
 
 std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeStats* stats) {
+  apply_threads();
   Architecture& m = *impl_->model;
   auto t0 = std::chrono::steady_clock::now();
   if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3) ||
@@ -278,6 +281,7 @@ std::string Decoder::device() const { return impl_->model->backend().describe();
 const std::string& Decoder::model_identity() const { return impl_->model->identity_hex(); }
 
 Image Decoder::decode(const uint8_t* data, size_t size) {
+  apply_threads();
   Architecture& m = impl_->for_stream(data, size);
   std::vector<Prepared> one;
   one.push_back(prepare(m, data, size));
@@ -287,6 +291,7 @@ Image Decoder::decode(const uint8_t* data, size_t size) {
 }
 
 std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>& streams) {
+  apply_threads();
   auto prefix = [](size_t i) { return "stream " + std::to_string(i) + ": "; };
   // Streams of a model-free codec: one by one (each has its own network).
   bool mixed = false;
@@ -323,6 +328,7 @@ std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>
 }
 
 DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
+  apply_threads();
   Architecture& m = impl_->for_stream(data, size);
   const Prepared s = prepare(m, data, size);
   const int stride = m.latent_stride(), a = m.align();
@@ -370,8 +376,24 @@ std::string default_model_path() {
   throw ModelError("no model given and the bundled model was not found; use --model PATH");
 }
 
-void set_threads(int n) { set_num_threads(n); }
-int threads() { return num_threads(); }
+namespace {
+// OpenMP's thread count is a per-thread setting; the library's is process-wide, applied at
+// the start of every coding call from whichever thread makes it.
+std::atomic<int> g_threads{0};
+}  // namespace
+void apply_threads() {
+  if (const int n = g_threads.load(std::memory_order_relaxed); n > 0) set_num_threads(n);
+}
+void set_threads(int n) {
+  if (n > 0) {
+    g_threads.store(n, std::memory_order_relaxed);
+    set_num_threads(n);
+  }
+}
+int threads() {
+  apply_threads();
+  return num_threads();
+}
 
 ModelInfo model_info(const std::string& model_path) {
   const ModelFile f = load_model_file(model_path);

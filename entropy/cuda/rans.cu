@@ -158,9 +158,9 @@ __host__ __device__ bool decode_escape(Lane& d, int32_t n, int32_t offset, int32
     if (d.error) return false;
     chunks += c;
     if (c < kBypassMax) break;
-    if (chunks > 16) return d.error = kLongEscape, false;
+    if (chunks > rans_detail::kMaxEscapeChunks) return d.error = kLongEscape, false;
   }
-  if (chunks > 16) return d.error = kLongEscape, false;
+  if (chunks > rans_detail::kMaxEscapeChunks) return d.error = kLongEscape, false;
   unsigned long long raw = 0;
   for (uint32_t c = 0; c < chunks; ++c) {
     raw |= (unsigned long long)d.bypass() << (kBypassBits * c);

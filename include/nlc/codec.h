@@ -129,7 +129,8 @@ inline constexpr uint64_t kMaxDecodedPixels = uint64_t(16384) * 16384;
 // executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.
 std::string default_model_path();
 
-// CPU threads for the transforms (n <= 0 leaves it), and the number in use.
+// CPU threads for coding, process-wide: every later encode/decode, from any thread, uses n
+// (n <= 0 leaves it); threads() is the number in use.
 void set_threads(int n);
 int threads();
 

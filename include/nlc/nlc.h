@@ -33,7 +33,8 @@ const char* nlc_version(void);
 /* Message of the calling thread's last failure ("" if none). */
 const char* nlc_last_error(void);
 void nlc_free(void* p);
-/* CPU threads for the transforms, process-wide (default: all cores; n <= 0 leaves it). */
+/* CPU threads for coding, process-wide: every later call from any thread uses n (default:
+ * all cores; n <= 0 leaves it). */
 void nlc_set_threads(int n);
 
 /* model_path NULL: the bundled/installed default model ($NLC_MODEL first). */

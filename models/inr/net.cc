@@ -166,7 +166,10 @@ void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthS
           for (int kx = 0; kx < 3; ++kx) {
             const float wv = n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx];
             if (wv == 0.f) continue;
-            for (int x = 0; x < w; ++x) out[x] += wv * row[clampi(x + kx - 1, 0, w - 1)];
+            // Interior columns without the clamp (so the loop vectorises), edges apart.
+            out[0] += wv * row[clampi(kx - 1, 0, w - 1)];
+            for (int x = 1; x < w - 1; ++x) out[x] += wv * row[x + kx - 1];
+            if (w > 1) out[w - 1] += wv * row[clampi(w + kx - 2, 0, w - 1)];
           }
         }
     }
@@ -190,8 +193,9 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
           for (int y = 0; y < h; ++y) {
             const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
             const float* row = &s.o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
-            float a = 0.f;
-            for (int x = 0; x < w; ++x) a += d[x] * row[clampi(x + kx - 1, 0, w - 1)];
+            float a = d[0] * row[clampi(kx - 1, 0, w - 1)];
+            for (int x = 1; x < w - 1; ++x) a += d[x] * row[x + kx - 1];
+            if (w > 1) a += d[w - 1] * row[clampi(w + kx - 2, 0, w - 1)];
             acc += a;
           }
           g.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx] += float(acc);
@@ -207,7 +211,9 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
           for (int y = 0; y < h; ++y) {
             const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
             float* row = &d_o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
-            for (int x = 0; x < w; ++x) row[clampi(x + kx - 1, 0, w - 1)] += wv * d[x];
+            row[clampi(kx - 1, 0, w - 1)] += wv * d[0];
+            for (int x = 1; x < w - 1; ++x) row[x + kx - 1] += wv * d[x];
+            if (w > 1) row[clampi(w + kx - 2, 0, w - 1)] += wv * d[w - 1];
           }
         }
   // Second 1x1 layer.

@@ -54,6 +54,21 @@ int main(int argc, char** argv) {
     fprintf(stderr, "an out-of-range quality was not reported\n");
     return 1;
   }
+  /* Bad arguments get a status and a message; a folder is not a model; an image larger than
+   * the format allows is refused before its pixels are read (px holds 37x21 pixels only). */
+  if (nlc_encoder_create(argv[1], NULL) != NLC_ERROR_ARGUMENT || !*nlc_last_error()) {
+    fprintf(stderr, "a NULL out-pointer was not reported with a message\n");
+    return 1;
+  }
+  nlc_decoder* none = NULL;
+  if (nlc_decoder_create("/", &none) != NLC_ERROR_MODEL || !strstr(nlc_last_error(), "folder")) {
+    fprintf(stderr, "a folder as the model: %s\n", nlc_last_error());
+    return 1;
+  }
+  if (nlc_encode(enc, px, 70000, 2, 3, (size_t)70000 * 3, 2.0, &s, &n) != NLC_ERROR_IMAGE) {
+    fprintf(stderr, "an image wider than the format was not refused: %s\n", nlc_last_error());
+    return 1;
+  }
   /* Device selection through the library: cpu works, an unknown name is an argument error,
    * auto works everywhere (on the CPU it says why not the GPU), cuda works or says why not. */
   if (nlc_decoder_set_device(dec, "cpu", 0) != NLC_OK ||
