@@ -37,7 +37,8 @@ const char* kUsage =
     "                                        files: bpp, PSNR-RGB, MS-SSIM, times, BD-rates;\n"
     "                                        writes OUTDIR/report.json, report.csv, rd.svg\n"
     "                                        (-q 0,1.5,3; baselines jpeg,webp,avif,jpeg2000;\n"
-    "                                        OUTDIR default nlc-eval; --limit N: first N images)\n"
+    "                                        OUTDIR default nlc-eval; --limit N: first N images;\n"
+    "                                        --codec inr [--effort E]: the INR codec's curve)\n"
     "  bench IN.png [-q Q] [--repeat N] [--batch B]\n"
     "                                        time encode and decode through the API on this\n"
     "                                        machine (wall clock, after one warm-up call):\n"
@@ -305,6 +306,8 @@ int run(const Options& o) {
     e.dir = o.input;
     if (!o.output.empty()) e.out_dir = o.output;
     e.model = o.model;
+    e.codec = o.codec;
+    e.effort = o.effort;
     for (const auto& q : split(o.quality_text)) e.qualities.push_back(number(q, "quality"));
     e.baselines = split(o.baselines);
     e.published = o.published;

@@ -122,8 +122,10 @@ int run(const Options& opt) {
   for (const auto& b : opt.baselines) baselines.push_back(make_baseline(b));  // throws if unknown
 
   const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
-  Encoder encoder(model_path);
-  Decoder decoder(model_path);
+  FitOptions fit;
+  fit.effort = opt.effort;
+  Encoder encoder = opt.codec.empty() ? Encoder(model_path) : Encoder::without_model(opt.codec, fit);
+  Decoder decoder(model_path);  // decodes the model-free codec's streams too
   std::vector<double> qualities = opt.qualities;
   if (qualities.empty())
     for (double q = 0; q <= encoder.max_quality() + 1e-9; q += 1) qualities.push_back(q);
@@ -172,7 +174,8 @@ int run(const Options& opt) {
 
   Curve nlc_curve;
   nlc_curve.name = "nlc";
-  nlc_curve.library = "nlc (" + fs::path(model_path).filename().string() + ")";
+  nlc_curve.library = opt.codec.empty() ? "nlc (" + fs::path(model_path).filename().string() + ")"
+                                        : "nlc " + opt.codec + " (effort " + std::to_string(opt.effort) + ")";
   nlc_curve.setting = "quality, continuous in [0, " + fmt(encoder.max_quality(), 0) + "]";
   nlc_curve.quality = qualities;
   measure_curve(

@@ -11,6 +11,8 @@ struct Options {
   std::string dir;                  // folder of .png images (all of them, sorted by name)
   std::string out_dir = "nlc-eval";  // report.json, report.csv, rd.svg, streams/
   std::string model;                // .nlcm; empty: the default model
+  std::string codec;                // "": the model's codec; "inr": fitted per image
+  int effort = 1;                   // with codec "inr": 0..3
   std::vector<double> qualities;    // nlc qualities; empty: 0, 1, ..., the model's maximum
   std::vector<std::string> baselines;  // jpeg, webp, avif, jpeg2000
   std::string published;  // optional JSON of published curves {"name": {"bpp": [], "psnr_rgb": []}}
