@@ -217,47 +217,73 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
             if (w > 1) row[clampi(w + kx - 2, 0, w - 1)] += wv * d[w - 1];
           }
         }
-  // Second 1x1 layer.
-  std::vector<float> d_hid(size_t(H) * P);
-#pragma omp parallel for schedule(static)
-  for (int k = 0; k < H; ++k) {
-    const float* hk = &s.hid[size_t(k) * P];
-    float* dh = &d_hid[size_t(k) * P];
-    for (int c = 0; c < 3; ++c) {
-      const float* dc = &d_o[size_t(c) * P];
-      double acc = 0;
-      for (size_t p = 0; p < P; ++p) acc += dc[p] * hk[p];
-      g.w2[size_t(c) * H + k] += float(acc);
-    }
-    for (size_t p = 0; p < P; ++p) {
-      float v = 0.f;
-      for (int c = 0; c < 3; ++c) v += n.w2[size_t(c) * H + k] * d_o[size_t(c) * P + p];
-      dh[p] = hk[p] > 0.f ? v : 0.f;
-    }
-    double sb = 0;
-    for (size_t p = 0; p < P; ++p) sb += dh[p];
-    g.b1[k] += float(sb);
-    for (int l = 0; l < L; ++l) {
-      const float* f = feat + size_t(l) * P;
-      double acc = 0;
-      for (size_t p = 0; p < P; ++p) acc += dh[p] * f[p];
-      g.w1[size_t(k) * L + l] += float(acc);
+  // The 1x1 layers, in blocks of pixels that stay in cache (one pass over the image instead
+  // of one per channel); weight gradients summed per block in float, across blocks in double.
+  // Per-thread sums, added in thread order (the same order on every run).
+  const size_t nw = size_t(H) * L + size_t(H) + size_t(3) * H + 3;
+  std::vector<std::vector<double>> part(size_t(omp_get_max_threads()), std::vector<double>(nw, 0.0));
+#pragma omp parallel
+  {
+    constexpr size_t kPix = 256;
+    std::vector<float> dh(size_t(H) * kPix);
+    double* tw1 = part[size_t(omp_get_thread_num())].data();
+    double* tb1 = tw1 + size_t(H) * L;
+    double* tw2 = tb1 + H;
+    double* tb2 = tw2 + size_t(3) * H;
+#pragma omp for schedule(static)
+    for (long long blk = 0; blk < (long long)((P + kPix - 1) / kPix); ++blk) {
+      const size_t p0 = size_t(blk) * kPix, np = std::min(kPix, P - p0);
+      for (int c = 0; c < 3; ++c) {
+        const float* dc = &d_o[size_t(c) * P + p0];
+        float sb = 0.f;
+        for (size_t q = 0; q < np; ++q) sb += dc[q];
+        tb2[size_t(c)] += sb;
+      }
+      for (int k = 0; k < H; ++k) {
+        const float* hk = &s.hid[size_t(k) * P + p0];
+        float* d = &dh[size_t(k) * kPix];
+        const float w0 = n.w2[size_t(k)], w1 = n.w2[size_t(H) + k], w2 = n.w2[2 * size_t(H) + k];
+        const float* d0 = &d_o[p0];
+        const float* d1 = &d_o[P + p0];
+        const float* d2 = &d_o[2 * P + p0];
+        float g0 = 0.f, g1 = 0.f, g2 = 0.f, sb = 0.f;
+        for (size_t q = 0; q < np; ++q) {
+          g0 += d0[q] * hk[q];
+          g1 += d1[q] * hk[q];
+          g2 += d2[q] * hk[q];
+          const float v = w0 * d0[q] + w1 * d1[q] + w2 * d2[q];
+          d[q] = hk[q] > 0.f ? v : 0.f;
+          sb += d[q];
+        }
+        tw2[size_t(k)] += g0;
+        tw2[size_t(H) + k] += g1;
+        tw2[2 * size_t(H) + k] += g2;
+        tb1[size_t(k)] += sb;
+        for (int l = 0; l < L; ++l) {
+          const float* f = feat + size_t(l) * P + p0;
+          float acc = 0.f;
+          for (size_t q = 0; q < np; ++q) acc += d[q] * f[q];
+          tw1[size_t(k) * L + l] += acc;
+        }
+      }
+      for (int l = 0; l < L; ++l) {
+        float* df = d_feat + size_t(l) * P + p0;
+        for (int k = 0; k < H; ++k) {
+          const float wv = n.w1[size_t(k) * L + l];
+          const float* d = &dh[size_t(k) * kPix];
+          for (size_t q = 0; q < np; ++q) df[q] += wv * d[q];
+        }
+      }
     }
   }
-  for (int c = 0; c < 3; ++c) {
-    double sb = 0;
-    for (size_t p = 0; p < P; ++p) sb += d_o[size_t(c) * P + p];
-    g.b2[c] += float(sb);
-  }
-#pragma omp parallel for schedule(static)
-  for (int l = 0; l < L; ++l) {
-    float* df = d_feat + size_t(l) * P;
-    for (int k = 0; k < H; ++k) {
-      const float wv = n.w1[size_t(k) * L + l];
-      const float* dh = &d_hid[size_t(k) * P];
-      for (size_t p = 0; p < P; ++p) df[p] += wv * dh[p];
-    }
-  }
+  std::vector<double> sum(nw, 0.0);
+  for (const auto& t : part)
+    for (size_t i = 0; i < nw; ++i) sum[i] += t[i];
+  const double* s1 = sum.data();
+  for (size_t i = 0; i < g.w1.size(); ++i) g.w1[i] += float(*s1++);
+  for (size_t i = 0; i < g.b1.size(); ++i) g.b1[i] += float(*s1++);
+  for (size_t i = 0; i < g.w2.size(); ++i) g.w2[i] += float(*s1++);
+  for (size_t i = 0; i < 3; ++i) g.b2[i] += float(*s1++);
 }
 
 // ---- the ARM's rate ----
