@@ -39,7 +39,7 @@ const char* kUsage =
     "                                        (-q 0,1.5,3; baselines jpeg,webp,avif,jpeg2000;\n"
     "                                        OUTDIR default nlc-eval; --limit N: first N images;\n"
     "                                        --codec inr [--effort E]: the INR codec's curve)\n"
-    "  bench IN.png [-q Q] [--repeat N] [--batch B]\n"
+    "  bench IN.png [-q Q] [--repeat N] [--batch B] [--codec inr [--effort E]]\n"
     "                                        time encode and decode through the API on this\n"
     "                                        machine (wall clock, after one warm-up call):\n"
     "                                        median and best ms, MP/s, frames/s; --batch B\n"
@@ -249,9 +249,16 @@ nlc::Encoder fitting_encoder(const Options& o) {
 
 // Wall-clock seconds of `repeat` calls of f after one warm-up call (cuDNN's algorithm
 // choice, memory pools, oneDNN's primitives): median and best.
+// repeat 0: one call, timed, without warm-up (a fitting encoder's minutes).
 template <class F>
 std::pair<double, double> time_calls(int repeat, F f) {
   using clock = std::chrono::steady_clock;
+  if (repeat == 0) {
+    const auto t0 = clock::now();
+    f();
+    const double t = std::chrono::duration<double>(clock::now() - t0).count();
+    return {t, t};
+  }
   f();
   std::vector<double> t;
   for (int i = 0; i < repeat; ++i) {
@@ -266,7 +273,10 @@ std::pair<double, double> time_calls(int repeat, F f) {
 // nlc bench: the codec's speed on this machine and device, through the public API.
 int bench(const Options& o, const std::string& model_path) {
   const nlc::Image img = nlc::read_png(o.input);
-  nlc::Encoder enc(model_path);
+  const bool fits = !o.codec.empty();  // a codec that fits per image: encode is timed once
+  nlc::FitOptions fit;
+  fit.effort = o.effort;
+  nlc::Encoder enc = fits ? nlc::Encoder::without_model(o.codec, fit) : nlc::Encoder(model_path);
   nlc::Decoder dec(model_path);
   choose_device(enc, o.device, o.tensor_cores);
   choose_device(dec, o.device, o.tensor_cores);
@@ -279,10 +289,12 @@ int bench(const Options& o, const std::string& model_path) {
     std::printf("%-14s median %9.2f ms  best %9.2f ms  %8.2f MP/s  %8.2f frames/s\n", what,
                 t.first * 1e3, t.second * 1e3, frames * mp / t.first, frames / t.first);
   };
-  report("encode", time_calls(o.repeat, [&] { stream = enc.encode(img, o.quality); }), 1);
+  report("encode", time_calls(fits ? 0 : o.repeat, [&] { stream = enc.encode(img, o.quality); }), 1);
   std::printf("%-14s %zu bytes, %.4f bpp\n", "stream", stream.size(), 8.0 * double(stream.size()) / (mp * 1e6));
   nlc::Image out;
   report("decode", time_calls(o.repeat, [&] { out = dec.decode(stream); }), 1);
+  // Where the last decode's time went, for codecs that report it.
+  for (const auto& [stage, ms] : dec.last_profile()) std::printf("  %-12s %9.2f ms\n", stage.c_str(), ms);
   std::printf("%-14s %.3f dB\n", "PSNR-RGB", nlc::psnr(img, out));
   if (o.batch > 0) {
     const std::vector<std::vector<uint8_t>> streams(size_t(o.batch), stream);

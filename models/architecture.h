@@ -104,6 +104,9 @@ class Architecture {
   virtual Latent decode_latent(const bitstream::SectionView* sections, double q, int w,
                                int h) = 0;
 
+  // Milliseconds per stage of the last decode_tiles call, where the architecture measures them.
+  virtual std::vector<std::pair<std::string, double>> last_decode_profile() const { return {}; }
+
   // --- estimate (no coding: the model's own rate estimate and reconstruction) ---
   struct Estimate {
     Image reconstruction;

@@ -268,14 +268,19 @@ std::string Decoder::set_device(const std::string& device, const DeviceOptions& 
 
 Architecture& Decoder::Impl::for_stream(const uint8_t* data, size_t size) {
   const bitstream::Parsed p = bitstream::parse(data, size);
+  last = model.get();
   if (p.header.model_id == model->identity()) return *model;
-  if (model_free && p.header.model_id == model_free->identity()) return *model_free;
+  if (model_free && p.header.model_id == model_free->identity()) return *(last = model_free.get());
   if (auto a = model_free_architecture(p.header.model_id)) {
     select_device(*a, device == "cuda" ? "auto" : device, device_options);
     model_free = std::move(a);
-    return *model_free;
+    return *(last = model_free.get());
   }
   return *model;  // prepare() names the mismatch
+}
+
+std::vector<std::pair<std::string, double>> Decoder::last_profile() const {
+  return impl_->last ? impl_->last->last_decode_profile() : std::vector<std::pair<std::string, double>>{};
 }
 std::string Decoder::device() const { return impl_->model->backend().describe(); }
 const std::string& Decoder::model_identity() const { return impl_->model->identity_hex(); }

@@ -16,6 +16,7 @@ struct Encoder::Impl {
 struct Decoder::Impl {
   std::unique_ptr<Architecture> model;
   std::unique_ptr<Architecture> model_free;  // the last model-free codec a stream named
+  Architecture* last = nullptr;              // the one that decoded the last stream
   std::string device = "cpu";
   nlc::DeviceOptions device_options;
   // The architecture that decodes a stream whose header names `id`: the model's, or a

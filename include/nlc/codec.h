@@ -108,6 +108,9 @@ class Decoder {
   const std::string& model_identity() const;
   std::string set_device(const std::string& device, const DeviceOptions& options = {});
   std::string device() const;
+  // Milliseconds per stage of the last decode, for codecs that measure them (the INR codec:
+  // parameters, ARM, upsampling, synthesis; summed over tiles); empty otherwise.
+  std::vector<std::pair<std::string, double>> last_profile() const;
 
   struct Impl;
 

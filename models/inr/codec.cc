@@ -3,6 +3,7 @@
 // the grids with the integer ARM and synthesises the pixels.
 #include <openssl/sha.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -135,17 +136,29 @@ void InrCodec::encode_tile(const Image& tile, double q, std::vector<bitstream::S
   out.push_back(std::move(sl));
 }
 
-Image InrCodec::decode_one(const bitstream::SectionView* s, int w, int h, int channels) const {
+Image InrCodec::decode_one(const bitstream::SectionView* s, int w, int h, int channels) {
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::time_point a, clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+  };
+  const auto t0 = clock::now();
   const int levels = inr::level_count(w, h);
   const inr::QuantNet qn = inr::read_params(s[0].data, s[0].size, levels);
   const std::vector<inr::Grid> gr = inr::grids(w, h, levels);
+  const auto t1 = clock::now();
   const auto q = inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size);
+  const auto t2 = clock::now();
   Image img{w, h, channels, {}};
-  to_pixels(inr::reconstruct(qn.dequantize(), gr, to_float(q), w, h), img);
+  double up = 0;
+  to_pixels(inr::reconstruct(qn.dequantize(), gr, to_float(q), w, h, &up), img);
+  const auto t3 = clock::now();
+  const double add[4] = {ms(t0, t1), ms(t1, t2), up, ms(t2, t3) - up};
+  for (int i = 0; i < 4; ++i) profile_[size_t(i)].second += add[i];
   return img;
 }
 
 std::vector<std::string> InrCodec::decode_tiles(const std::vector<TileJob>& jobs) {
+  profile_ = {{"parameters", 0}, {"ARM", 0}, {"upsampling", 0}, {"synthesis", 0}};
   std::vector<std::string> errors(jobs.size());
   for (size_t k = 0; k < jobs.size(); ++k) {
     Image& t = *jobs[k].tile;

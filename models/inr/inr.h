@@ -150,8 +150,10 @@ std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& 
 std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
                                                  const uint8_t* data, size_t size);
 // The image from quantised latents and network (float synthesis): [3][P] in [0,1] unclamped.
+// upsample_ms: where to add the upsampling's share of the time (optional).
 std::vector<float> reconstruct(const Net& n, const std::vector<Grid>& gr,
-                               const std::vector<std::vector<float>>& y, int w, int h);
+                               const std::vector<std::vector<float>>& y, int w, int h,
+                               double* upsample_ms = nullptr);
 
 }  // namespace nlc::inr
 
@@ -179,13 +181,15 @@ class InrCodec final : public Architecture {
   std::vector<std::string> decode_tiles(const std::vector<TileJob>& jobs) override;
   Latent decode_latent(const bitstream::SectionView* sections, double q, int w, int h) override;
   Estimate estimate(const Image& img, double q) override;
+  std::vector<std::pair<std::string, double>> last_decode_profile() const override { return profile_; }
 
   // Quality q in [0, 5] -> lambda (log-linear from 2e-2 at 0 to 1e-4 at 5).
   static double lambda(double q);
 
  private:
-  Image decode_one(const bitstream::SectionView* s, int w, int h, int channels) const;
+  Image decode_one(const bitstream::SectionView* s, int w, int h, int channels);
   inr::FitOptions fit_;
+  std::vector<std::pair<std::string, double>> profile_;  // the last decode's stages
   std::unique_ptr<ArchBackend> backend_;
 };
 

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -486,13 +487,17 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
 // that of the image and the grids, not of every hidden activation at once. The arithmetic is
 // synthesis()'s on the band's rows (same operations, same order per pixel).
 std::vector<float> reconstruct(const Net& n, const std::vector<Grid>& gr,
-                               const std::vector<std::vector<float>>& y, int w, int h) {
+                               const std::vector<std::vector<float>>& y, int w, int h,
+                               double* upsample_ms) {
   const size_t P = size_t(w) * h;
   const int L = int(gr.size());
   std::vector<float> rgb(3 * P);
   // Each grid upsampled once (the whole stack is L floats a pixel).
+  const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> feat(size_t(L) * P);
   for (int l = 0; l < L; ++l) upsample(y[l].data(), gr[l], l, h, w, &feat[size_t(l) * P]);
+  if (upsample_ms)
+    *upsample_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   constexpr int kBand = 32;
   SynthScratch s;
   for (int y0 = 0; y0 < h; y0 += kBand) {
