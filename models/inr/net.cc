@@ -185,9 +185,10 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
   std::vector<float> d_o(d_rgb, d_rgb + 3 * P);
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < 3; ++c) {
-    double sb = 0;
+    float sb = 0.f;
+#pragma omp simd reduction(+ : sb)
     for (size_t p = 0; p < P; ++p) sb += d_rgb[size_t(c) * P + p];
-    g.bc[c] += float(sb);
+    g.bc[c] += sb;
     for (int ci = 0; ci < 3; ++ci)
       for (int ky = 0; ky < 3; ++ky)
         for (int kx = 0; kx < 3; ++kx) {
@@ -196,6 +197,7 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
             const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
             const float* row = &s.o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
             float a = d[0] * row[clampi(kx - 1, 0, w - 1)];
+#pragma omp simd reduction(+ : a)
             for (int x = 1; x < w - 1; ++x) a += d[x] * row[x + kx - 1];
             if (w > 1) a += d[w - 1] * row[clampi(w + kx - 2, 0, w - 1)];
             acc += a;
@@ -237,6 +239,7 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
       for (int c = 0; c < 3; ++c) {
         const float* dc = &d_o[size_t(c) * P + p0];
         float sb = 0.f;
+#pragma omp simd reduction(+ : sb)
         for (size_t q = 0; q < np; ++q) sb += dc[q];
         tb2[size_t(c)] += sb;
       }
@@ -248,6 +251,7 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
         const float* d1 = &d_o[P + p0];
         const float* d2 = &d_o[2 * P + p0];
         float g0 = 0.f, g1 = 0.f, g2 = 0.f, sb = 0.f;
+#pragma omp simd reduction(+ : g0, g1, g2, sb)
         for (size_t q = 0; q < np; ++q) {
           g0 += d0[q] * hk[q];
           g1 += d1[q] * hk[q];
@@ -263,6 +267,7 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
         for (int l = 0; l < L; ++l) {
           const float* f = feat + size_t(l) * P + p0;
           float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
           for (size_t q = 0; q < np; ++q) acc += d[q] * f[q];
           tw1[size_t(k) * L + l] += acc;
         }
@@ -290,14 +295,16 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
 // ---- the ARM's rate ----
 LaplaceBin laplace_bin(double v, double mu, double b) {
   const double lo = v - 0.5 - mu, hi = v + 0.5 - mu;
-  const double flo = std::exp(-std::abs(lo) / b) / (2 * b), fhi = std::exp(-std::abs(hi) / b) / (2 * b);
+  // The two exponentials every case needs (exp(-|x|/b) at both ends of the bin).
+  const double el = std::exp(-std::abs(lo) / b), eh = std::exp(-std::abs(hi) / b);
+  const double flo = el / (2 * b), fhi = eh / (2 * b);
   double p;
   if (lo >= 0)
-    p = 0.5 * (std::exp(-lo / b) - std::exp(-hi / b));
+    p = 0.5 * (el - eh);
   else if (hi <= 0)
-    p = 0.5 * (std::exp(hi / b) - std::exp(lo / b));
+    p = 0.5 * (eh - el);
   else
-    p = 1.0 - 0.5 * std::exp(-hi / b) - 0.5 * std::exp(lo / b);
+    p = 1.0 - 0.5 * eh - 0.5 * el;
   LaplaceBin r;
   const double floor = 1.0 / 65536;
   if (!(p > floor)) return {floor, 0, 0, 0, true};
@@ -366,7 +373,10 @@ double arm_block(const Net& n, ArmBlock& B, Net* g) {
     B.ds[b] = inside ? float(d * lb.dp_db * bb) : 0.f;
   }
   if (!g) return bits;
+  // Reductions with `omp simd`: the compiler may reorder them into vector lanes (the same
+  // order on every run), which it may not do for a plain float sum.
   float sm = 0.f, ss = 0.f;
+#pragma omp simd reduction(+ : sm, ss)
   for (int b = 0; b < nb; ++b) {
     sm += B.dmu[b];
     ss += B.ds[b];
@@ -378,6 +388,7 @@ double arm_block(const Net& n, ArmBlock& B, Net* g) {
     const float* h = B.h[a];
     float* dh = B.dh[a];
     float g0 = 0.f, g1 = 0.f, gb = 0.f;
+#pragma omp simd reduction(+ : g0, g1, gb)
     for (int b = 0; b < nb; ++b) {
       g0 += B.dmu[b] * h[b];
       g1 += B.ds[b] * h[b];
@@ -390,6 +401,7 @@ double arm_block(const Net& n, ArmBlock& B, Net* g) {
     for (int m = 0; m < kArmInputs; ++m) {
       const float* c = B.c[m];
       float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
       for (int b = 0; b < nb; ++b) acc += dh[b] * c[b];
       g->a1[size_t(a) * kArmInputs + m] += acc;
     }
