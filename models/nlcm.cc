@@ -1,6 +1,7 @@
 #include "models/nlcm.h"
 
 #include <openssl/sha.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getFrameHeader (stable since zstd 1.4)
 #include <zstd.h>
 
 #include <cstring>
@@ -171,10 +172,19 @@ ModelFile parse_model_file(const uint8_t* data, size_t size, const std::string& 
   if (rsize > ModelFile::kMaxPayloadBytes)
     throw ModelError(source + ": model payload size " + std::to_string(rsize) +
                      " exceeds the limit");
+  // Memory is allocated only as the file justifies it: zstd turns a few bytes into megabytes
+  // of zeros, so a tiny file could announce gigabytes. Real payloads (weights) compress by
+  // 1.1-2x; ModelFile::kMaxExpansion leaves room for any model and none for a bomb.
+  if (rsize > csize * ModelFile::kMaxExpansion + (1u << 16))
+    throw ModelError(source + ": model payload of " + std::to_string(rsize) + " bytes from " +
+                     std::to_string(csize) + " compressed bytes is implausible (corrupt file)");
   const uint8_t* comp = data + ModelFile::kHeaderBytes;
   unsigned long long frame = ZSTD_getFrameContentSize(comp, csize);
   if (frame == ZSTD_CONTENTSIZE_ERROR || frame == ZSTD_CONTENTSIZE_UNKNOWN || frame != rsize)
     throw ModelError(source + ": model payload is not a valid zstd frame of the announced size");
+  ZSTD_frameHeader fh;
+  if (ZSTD_getFrameHeader(&fh, comp, csize) != 0 || !fh.checksumFlag)
+    throw ModelError(source + ": model payload's zstd frame has no content checksum (docs/model-format.md requires one)");
   std::vector<uint8_t> raw(rsize);
   size_t got = ZSTD_decompress(raw.data(), raw.size(), comp, csize);
   if (ZSTD_isError(got) || got != rsize)

@@ -31,6 +31,9 @@ struct ModelFile {
   // Refuse payloads above this when decompressed: a model is tens of MB; a corrupt size field
   // must not make us allocate gigabytes.
   static constexpr uint64_t kMaxPayloadBytes = uint64_t(1) << 31;
+  // The most the payload may exceed its compressed size by (the file's own bytes bound what
+  // a loader allocates; real models compress by 1.1-2x).
+  static constexpr uint64_t kMaxExpansion = 16;
 
   std::string source;  // file name, for messages
   int major = 0, minor = 0;

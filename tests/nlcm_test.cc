@@ -7,6 +7,8 @@
 #include <iterator>
 #include <random>
 
+#include <zstd.h>
+
 #include "bitstream/crc32c.h"
 #include "models/mshp/hyperprior.h"
 
@@ -83,6 +85,39 @@ TEST(ModelFile, EveryTruncationIsAClearError) {
       EXPECT_NE(e.find("truncated"), std::string::npos) << e;
     }
   }
+}
+
+// Header fields rewritten with a valid header CRC (bytes 12..15, computed with them zeroed).
+void set_u64(std::vector<uint8_t>& b, size_t at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b[at + size_t(i)] = uint8_t(v >> (8 * i));
+}
+void refresh_crc(std::vector<uint8_t>& b) {
+  std::memset(&b[12], 0, 4);
+  const uint32_t crc = crc32c(b.data(), 64);
+  for (int i = 0; i < 4; ++i) b[12 + size_t(i)] = uint8_t(crc >> (8 * i));
+}
+
+// A zstd bomb: a few compressed bytes announcing a gigabyte of payload is refused before
+// anything is allocated for it (the loader used to allocate the announced size first); a
+// payload frame without the content checksum the format requires is refused too.
+TEST(ModelFile, PayloadSizeIsBoundedByTheFile) {
+  auto b = read_bytes(data_path("tiny.nlcm"));
+  auto bomb = std::vector<uint8_t>(b.begin(), b.begin() + 64 + 17);
+  set_u64(bomb, 16, 17);
+  set_u64(bomb, 24, uint64_t(1) << 30);
+  refresh_crc(bomb);
+  EXPECT_NE(error_of(bomb).find("implausible"), std::string::npos) << error_of(bomb);
+  // The same payload recompressed without a checksum.
+  const uint64_t csize = b.size() - 64;
+  std::vector<uint8_t> raw(size_t(ZSTD_getFrameContentSize(&b[64], csize)));
+  ASSERT_EQ(ZSTD_decompress(raw.data(), raw.size(), &b[64], csize), raw.size());
+  std::vector<uint8_t> comp(ZSTD_compressBound(raw.size()));
+  comp.resize(ZSTD_compress(comp.data(), comp.size(), raw.data(), raw.size(), 3));  // no checksum
+  auto plain = std::vector<uint8_t>(b.begin(), b.begin() + 64);
+  plain.insert(plain.end(), comp.begin(), comp.end());
+  set_u64(plain, 16, comp.size());
+  refresh_crc(plain);
+  EXPECT_NE(error_of(plain).find("no content checksum"), std::string::npos) << error_of(plain);
 }
 
 TEST(ModelFile, BitFlipsAreDetected) {
