@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "bitstream/container.h"
 #include "bitstream/crc32c.h"
 #include "kernels/cpu/ops.h"
 #include "models/mshp/hyperprior.h"
@@ -156,6 +157,31 @@ TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
   getrusage(RUSAGE_SELF, &ru);
   std::printf("peak resident memory: %ld MiB\n", ru.ru_maxrss / 1024);
   EXPECT_LT(ru.ru_maxrss / 1024, 1536);
+#endif
+}
+
+// A 1.3 kB stream announcing 16384x16384 in 64 tiles of 2048 (128 empty sections, a valid
+// container) fails at its first tile without the output being allocated: the decoder used
+// to zero-fill 805 MB first.
+TEST(Codec, ShortStreamDeclaringAHugeImageAllocatesNothingLarge) {
+  const auto s = Encoder(kModel).encode(test_image(20, 20, 3, 1), 1.0);
+  const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
+  bitstream::Header h = p.header;
+  h.width = h.height = 16384;
+  h.tile_size = 2048;
+  std::vector<bitstream::Section> sections;
+  for (int t = 0; t < 64; ++t) {
+    sections.push_back({0x01, true, {}});
+    sections.push_back({0x02, true, {}});
+  }
+  const auto bomb = bitstream::write(h, sections);
+  EXPECT_LT(bomb.size(), 1400u);
+  struct rusage before {}, after {};
+  getrusage(RUSAGE_SELF, &before);
+  EXPECT_THROW(Decoder(kModel).decode(bomb), StreamError);
+  getrusage(RUSAGE_SELF, &after);
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 100 * 1024) << "KiB more peak memory";
 #endif
 }
 

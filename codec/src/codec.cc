@@ -120,11 +120,10 @@ Prepared prepare(const Architecture& m, const uint8_t* data, size_t size) {
 // its message prefixed by prefix(stream index).
 void decode_prepared(Architecture& m, std::vector<Prepared>& streams, std::vector<Image>& out,
                      const std::function<std::string(size_t)>& prefix) {
+  // Output images grow as their tiles decode (raster order), so that a short stream that
+  // declares a huge image costs memory only for what its data proves.
   out.clear();
-  for (const Prepared& s : streams) {
-    out.push_back(Image{int(s.p.header.width), int(s.p.header.height), s.channels, {}});
-    out.back().pixels.resize(size_t(s.p.header.width) * s.p.header.height * size_t(s.channels));
-  }
+  for (const Prepared& s : streams) out.push_back(Image{int(s.p.header.width), int(s.p.header.height), s.channels, {}});
   struct Ref {
     size_t stream, tile;
   };
@@ -156,7 +155,10 @@ void decode_prepared(Architecture& m, std::vector<Prepared>& streams, std::vecto
     for (size_t r = first; r < last; ++r) {
       if (!errors[r - first].empty()) throw StreamError(prefix(order[r].stream) + errors[r - first]);
       const auto& t = streams[order[r].stream].tiles[order[r].tile];
-      place(tiles[r - first], out[order[r].stream], t.x0, t.y0);
+      Image& o = out[order[r].stream];
+      const size_t need = (size_t(t.y0) + size_t(t.h)) * size_t(o.width) * size_t(o.channels);
+      if (o.pixels.size() < need) o.pixels.resize(need);
+      place(tiles[r - first], o, t.x0, t.y0);
     }
     first = last;
   }
