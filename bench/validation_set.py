@@ -1,0 +1,40 @@
+"""A held-out validation set for tuning and reporting (never Kodak): photographs drawn at
+random from ../shared/data/train, 2x area-downscaled when the short side is >= 640 (as the
+trainer does), centre crops of at most 768x512 (Kodak's size), written as PNG.
+
+    /usr/bin/python3 bench/validation_set.py OUTDIR [--count 3] [--seed 12] [--train DIR]
+"""
+import argparse
+import os
+import random
+
+from PIL import Image
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--count", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--train", default=os.path.join(here, "..", "..", "shared", "data", "train"))
+    a = ap.parse_args()
+    files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(a.train) for f in fs
+                   if f.lower().endswith((".png", ".jpg", ".jpeg")))
+    random.seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    for f in random.sample(files, a.count):
+        im = Image.open(f).convert("RGB")
+        if min(im.size) >= 640:
+            im = im.resize((im.size[0] // 2, im.size[1] // 2), Image.BOX)
+        w, h = im.size
+        cw, ch = (768, 512) if w >= h else (512, 768)
+        cw, ch = min(cw, w), min(ch, h)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        name = os.path.basename(os.path.dirname(f)) + "_" + os.path.splitext(os.path.basename(f))[0]
+        im.crop((x0, y0, x0 + cw, y0 + ch)).save(os.path.join(a.out, name + ".png"))
+        print(f"{f} -> {name}.png ({cw}x{ch})")
+
+
+if __name__ == "__main__":
+    main()
