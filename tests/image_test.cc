@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <png.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdio>
@@ -87,6 +89,38 @@ TEST(Image, RefusesWhatItCannotCode) {
     EXPECT_THROW(read_png(cut), ImageError) << n;
   }
   fs::remove_all(d);
+}
+
+// A 57-byte PNG (signature, IHDR declaring 16384x16384 RGB, an empty IDAT, IEND; valid CRCs)
+// is refused before its image is allocated: deflate cannot expand 57 bytes to 805 MB (the
+// reader used to allocate the declared size first and fail on the missing data).
+TEST(Image, ShortPngDeclaringAHugeImageIsRefusedBeforeAllocating) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+  auto chunk = [&png](const char* type, std::vector<uint8_t> data) {
+    const uint32_t n = uint32_t(data.size());
+    for (int i = 3; i >= 0; --i) png.push_back(uint8_t(n >> (8 * i)));
+    std::vector<uint8_t> body(type, type + 4);
+    body.insert(body.end(), data.begin(), data.end());
+    png.insert(png.end(), body.begin(), body.end());
+    const uint32_t crc = uint32_t(crc32(0, body.data(), uInt(body.size())));
+    for (int i = 3; i >= 0; --i) png.push_back(uint8_t(crc >> (8 * i)));
+  };
+  chunk("IHDR", {0, 0, 0x40, 0, 0, 0, 0x40, 0, 8, 2, 0, 0, 0});  // 16384 x 16384, 8-bit RGB
+  chunk("IDAT", {});
+  chunk("IEND", {});
+  ASSERT_EQ(png.size(), 57u);
+  struct rusage before {}, after {};
+  getrusage(RUSAGE_SELF, &before);
+  try {
+    decode_png(png.data(), png.size(), "bomb.png");
+    FAIL() << "accepted";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than its 57 bytes can hold"), std::string::npos) << e.what();
+  }
+  getrusage(RUSAGE_SELF, &after);
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 100 * 1024) << "KiB more peak memory";
+#endif
 }
 
 TEST(Image, TensorPaddingReplicatesEdgesAndCropsBack) {

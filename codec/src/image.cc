@@ -128,6 +128,15 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name) {
     png_destroy_read_struct(&png, &info, nullptr);
     throw ImageError(name + ": " + refuse);
   }
+  // Deflate expands at most 1032:1, so the file's own size bounds the pixel data it can
+  // hold (h rows of a filter byte and the row's samples at the file's bit depth): a short
+  // file declaring a huge image is refused before the image is allocated.
+  const uint64_t stored = uint64_t(h) * (1 + (uint64_t(w) * png_get_channels(png, info) * uint64_t(depth) + 7) / 8);
+  if (stored > uint64_t(size) * 1032 + 4096) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw ImageError(name + ": PNG declares " + std::to_string(w) + "x" + std::to_string(h) +
+                     " pixels, more than its " + std::to_string(size) + " bytes can hold (corrupt)");
+  }
   if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   png_read_update_info(png, info);
