@@ -54,6 +54,7 @@ const char* kUsage =
     "  --device D         encode/decode on cpu (default), cuda, or auto (the GPU when one is\n"
     "                     usable, else the CPU with one line on stderr)\n"
     "  --tensor-cores     with the GPU: convolutions on tensor cores (reduced precision)\n"
+    "  --force            replace a read-only output file\n"
     "  -h, --help         this text\n"
     "\n"
     "exit codes: 0 success, 1 failure (unreadable input, bad model...), 2 usage error\n";
@@ -70,7 +71,7 @@ struct Options {
   bool tensor_cores = false;
   size_t limit = 0;
   int repeat = 5, batch = 0;
-  bool reference = false, latent = false;
+  bool reference = false, latent = false, force = false;
   int threads = 0;
   std::string codec;  // "" (the model's) or "inr"
   int effort = 1;
@@ -142,6 +143,8 @@ Options parse(int argc, char** argv) {
       const std::string e = value("--effort");
       if (e.size() != 1 || e[0] < '0' || e[0] > '3') throw UsageError("--effort must be 0, 1, 2 or 3");
       o.effort = e[0] - '0';
+    } else if (a == "--force") {
+      o.force = true;
     } else if (a == "--latent") {
       o.latent = true;
     } else if (a == "--reference") {
@@ -220,6 +223,12 @@ void choose_device(Codec& codec, const std::string& device, bool tensor_cores) {
   opt.tensor_cores = tensor_cores;
   const std::string why = codec.set_device(device, opt);
   if (!why.empty()) std::fprintf(stderr, "nlc: no usable GPU (%s); using the CPU\n", why.c_str());
+}
+
+nlc::WriteOptions write_options(const Options& o) {
+  nlc::WriteOptions w;
+  w.replace_read_only = o.force;
+  return w;
 }
 
 // Ctrl-C while a codec fits its model: the first stops fitting (the stream is still written,
@@ -334,7 +343,7 @@ int run(const Options& o) {
     choose_device(enc, o.device, o.tensor_cores);
     nlc::EncodeStats st;
     std::vector<uint8_t> s = enc.encode(img, o.quality, &st);
-    nlc::write_file_atomic(o.output, s);
+    nlc::write_file_atomic(o.output, s, write_options(o));
     std::fprintf(stderr, "%s: %dx%d -> %zu bytes, %.4f bpp, %.3f s\n", o.input.c_str(), img.width,
                  img.height, st.bytes, st.bpp, st.seconds);
     return 0;
@@ -345,7 +354,7 @@ int run(const Options& o) {
     nlc::Decoder dec(model_path);
     choose_device(dec, o.device, o.tensor_cores);
     const nlc::DecodedLatent l = dec.decode_latent(s.data(), s.size());
-    nlc::write_file_atomic(o.output, npy(l));
+    nlc::write_file_atomic(o.output, npy(l), write_options(o));
     std::fprintf(stderr, "%s: latent %dx%dx%d (1/%d of the padded image), quality %.5f\n",
                  o.input.c_str(), l.height, l.width, l.channels, l.stride, l.quality);
     return 0;
@@ -357,7 +366,7 @@ int run(const Options& o) {
     auto t0 = clock::now();
     nlc::Image img = dec.decode(s);
     double secs = std::chrono::duration<double>(clock::now() - t0).count();
-    nlc::write_png(o.output, img);
+    nlc::write_png(o.output, img, write_options(o));
     std::fprintf(stderr, "%s: %dx%d decoded in %.3f s\n", o.input.c_str(), img.width, img.height, secs);
     return 0;
   }
@@ -370,7 +379,7 @@ int run(const Options& o) {
   }
   nlc::Image img = nlc::read_png(o.input);
   const nlc::Estimate e = nlc::estimate(model_path, img, o.quality, o.reference);
-  if (!o.output.empty()) nlc::write_png(o.output, e.reconstruction);
+  if (!o.output.empty()) nlc::write_png(o.output, e.reconstruction, write_options(o));
   std::printf("%s: %dx%d, quality %.3g, model %.12s\n", o.input.c_str(), img.width, img.height,
               o.quality, nlc::model_info(model_path).identity.c_str());
   std::string parts;

@@ -239,20 +239,16 @@ static void rgb_to_frame(NlcContext *s, const uint8_t *rgb, AVFrame *out, int w,
 static int write_stream(AVFilterContext *ctx, const char *pattern, int64_t number,
                         const uint8_t *data, size_t size)
 {
-    char path[4096], tmp[4200];
-    FILE *f;
+    char path[4096];
+    nlc_status st;
     if (frame_path(path, sizeof(path), pattern, number) < 0) {
         av_log(ctx, AV_LOG_ERROR, "streams=%s: not a usable pattern (one %%d or %%0Nd)\n", pattern);
         return AVERROR(EINVAL);
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0 || rename(tmp, path) != 0) {
-        int err = AVERROR(errno);
-        av_log(ctx, AV_LOG_ERROR, "cannot write %s\n", path);
-        remove(tmp);
-        return err;
-    }
+    /* libnlc's writer: an unpredictable temporary name, no handle left open on a short
+     * write, the target's mode and links kept, devices written directly. */
+    if ((st = nlc_write_file(path, data, size)) != NLC_OK)
+        return nlc_error(ctx, st, "cannot write the frame's stream");
     return 0;
 }
 

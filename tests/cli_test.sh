@@ -50,6 +50,14 @@ grep -q "invalid stream" "$TMP/err" || { echo "FAIL: truncation not reported as 
 expect 1 "wrong model" -- "$NLC" decode "$TMP/a.nlc" -o "$TMP/d.png"
 grep -q "wrong model" "$TMP/err" || { echo "FAIL: wrong model not named"; fail=1; }
 expect 2 "encode without -o" -- "$NLC" encode "$SRC/assets/kodim23.png"
+# Outputs: a device is written, not replaced; a read-only file is refused unless --force.
+expect 0 "encode to /dev/null" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -o /dev/null
+[ -c /dev/null ] || { echo "FAIL: /dev/null is no longer a character device"; fail=1; }
+cp "$TMP/a.nlc" "$TMP/ro.nlc" && chmod 444 "$TMP/ro.nlc"
+expect 1 "read-only output refused" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -q 0 -o "$TMP/ro.nlc"
+grep -q "read-only" "$TMP/err" || { echo "FAIL: read-only output not explained"; fail=1; }
+expect 0 "read-only output with --force" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -q 0 -o "$TMP/ro.nlc" --force
+[ "$(stat -c %a "$TMP/ro.nlc")" = 444 ] || { echo "FAIL: --force changed the mode"; fail=1; }
 # The INR codec: no model file; any decoder decodes it; progress on stderr; Ctrl-C stops the
 # fit and still writes a valid stream.
 /usr/bin/python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").crop((300, 150, 364, 198)).save(sys.argv[2])' \

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <png.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -121,6 +122,54 @@ TEST(Image, ShortPngDeclaringAHugeImageIsRefusedBeforeAllocating) {
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 100 * 1024) << "KiB more peak memory";
 #endif
+}
+
+// Outputs: devices are written, not replaced (as root the old code renamed a regular file
+// over /dev/null); a symlink's target is replaced and the link kept; modes are kept and new
+// files follow the umask; read-only files are refused unless asked; hard links stay linked.
+TEST(Image, OutputsRespectWhatTheyReplace) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("nlc_write_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::vector<uint8_t> a = {1, 2, 3}, b = {4, 5, 6, 7};
+  auto read = [](const fs::path& p) { return read_file(p.string()); };
+  auto mode = [](const fs::path& p) {
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    return st.st_mode & 07777;
+  };
+  write_file_atomic("/dev/null", a);
+  struct stat dn {};
+  ASSERT_EQ(::stat("/dev/null", &dn), 0);
+  EXPECT_TRUE(S_ISCHR(dn.st_mode)) << "/dev/null was replaced";
+  const mode_t old_mask = umask(027);
+  write_file_atomic((dir / "new").string(), a);
+  EXPECT_EQ(mode(dir / "new"), 0640u);
+  umask(old_mask);
+  ::chmod((dir / "new").c_str(), 0600);
+  write_file_atomic((dir / "new").string(), b);
+  EXPECT_EQ(mode(dir / "new"), 0600u);
+  EXPECT_EQ(read(dir / "new"), b);
+  fs::create_symlink(dir / "new", dir / "link");
+  write_file_atomic((dir / "link").string(), a);
+  EXPECT_TRUE(fs::is_symlink(dir / "link"));
+  EXPECT_EQ(read(dir / "new"), a);
+  fs::create_hard_link(dir / "new", dir / "hard");
+  write_file_atomic((dir / "new").string(), b);
+  EXPECT_EQ(read(dir / "hard"), b);
+  EXPECT_EQ(fs::hard_link_count(dir / "new"), 2u);
+  write_file_atomic((dir / "ro").string(), a);
+  ::chmod((dir / "ro").c_str(), 0444);
+  EXPECT_THROW(write_file_atomic((dir / "ro").string(), b), ImageError);
+  EXPECT_EQ(read(dir / "ro"), a);
+  WriteOptions force;
+  force.replace_read_only = true;
+  write_file_atomic((dir / "ro").string(), b, force);
+  EXPECT_EQ(read(dir / "ro"), b);
+  EXPECT_EQ(mode(dir / "ro"), 0444u);
+  EXPECT_THROW(write_file_atomic(dir.string(), a), ImageError);
+  fs::remove_all(dir);
 }
 
 TEST(Image, TensorPaddingReplicatesEdgesAndCropsBack) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nlc/codec.h"
+#include "nlc/image.h"
 #include "nlc/nlc.h"
 
 
@@ -192,6 +193,14 @@ nlc_status nlc_decode_latent(nlc_decoder* dec, const uint8_t* stream, size_t siz
     *stride = l.stride;
     *quality = l.quality;
   });
+}
+
+nlc_status nlc_write_file(const char* path, const uint8_t* data, size_t size) {
+  if (!path || (!data && size)) {
+    g_error = "nlc_write_file: invalid argument (a NULL pointer)";
+    return NLC_ERROR_ARGUMENT;
+  }
+  return guarded([&] { nlc::write_file_atomic(path, std::vector<uint8_t>(data, data + size)); });
 }
 
 double nlc_psnr(const uint8_t* a, const uint8_t* b, size_t n) { return nlc::psnr(a, b, n); }

@@ -1,6 +1,7 @@
 #include "nlc/image.h"
 
 #include <png.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,38 +61,88 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return v;
 }
 
-void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+namespace {
+
+// The process's umask without changing it (/proc/self/status; Linux >= 4.7), else 022.
+mode_t current_umask() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  unsigned m = 022;
+  if (f) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "Umask: %o", &m) == 1) break;
+    std::fclose(f);
+  }
+  return mode_t(m);
+}
+
+// 0 or the errno of the failed write.
+int write_all(int fd, const uint8_t* p, size_t n) {
+  for (size_t done = 0; done < n;) {
+    const ssize_t w = ::write(fd, p + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? errno : EIO;
+    done += size_t(w);
+  }
+  return 0;
+}
+
+// Writes into an existing file or device in place (devices, FIFOs, hard-linked files).
+void write_in_place(const std::string& path, const uint8_t* p, size_t n, bool truncate) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (truncate ? O_TRUNC : 0));
+  if (fd < 0) throw ImageError(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+  int e = write_all(fd, p, n);
+  if (!e && truncate && ::fsync(fd) != 0) e = errno;
+  if (::close(fd) != 0 && !e) e = errno;
+  if (e) throw ImageError(path + ": write error (" + std::strerror(e) + ")");
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes,
+                       const WriteOptions& options) {
   if (path == "-") {
     if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout))
       throw ImageError("cannot write to standard output");
     return;
   }
   namespace fs = std::filesystem;
-  fs::path target(path);
-  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;  // follows symlinks
+  if (exists && S_ISDIR(st.st_mode)) throw ImageError(path + ": is a folder");
+  if (exists && !S_ISREG(st.st_mode)) {
+    // A device, FIFO or socket (/dev/null, /dev/stdout): there is no file to replace.
+    write_in_place(path, bytes.data(), bytes.size(), false);
+    return;
+  }
+  if (exists && (st.st_mode & 0222) == 0 && !options.replace_read_only)
+    throw ImageError(path + ": is read-only; not replaced (--force replaces it)");
+  std::error_code ec;
+  // A symlink's target is replaced, not the link.
+  const fs::path target = exists && fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
+  if (ec) throw ImageError(path + ": cannot resolve the link (" + ec.message() + ")");
+  if (exists && st.st_nlink > 1) {
+    // Renaming a new file over it would split its hard links: rewritten in place instead.
+    write_in_place(target.string(), bytes.data(), bytes.size(), true);
+    return;
+  }
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
-  int fd = mkstemp(name.data());
+  const int fd = mkstemp(name.data());
   if (fd < 0) throw ImageError(path + ": cannot create a temporary file (" + std::strerror(errno) + ")");
-  std::string tmp(name.data());
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w <= 0) {
-      int e = errno;
-      ::close(fd);
-      std::remove(tmp.c_str());
-      throw ImageError(path + ": write error (" + std::strerror(e) + ")");
-    }
-    done += size_t(w);
-  }
-  fchmod(fd, 0644);
-  if (::close(fd) != 0) {
+  const std::string tmp(name.data());
+  // The replaced file's mode, or what the umask gives a new file.
+  const mode_t mode = exists ? (st.st_mode & 07777) : (0666 & ~current_umask());
+  int e = write_all(fd, bytes.data(), bytes.size());
+  if (!e && ::fchmod(fd, mode) != 0) e = errno;
+  if (!e && ::fsync(fd) != 0) e = errno;  // the data is on disk before the name points at it
+  if (::close(fd) != 0 && !e) e = errno;
+  if (e) {
     std::remove(tmp.c_str());
-    throw ImageError(path + ": write error");
+    throw ImageError(path + ": write error (" + std::strerror(e) + ")");
   }
-  std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {
     std::remove(tmp.c_str());
@@ -187,7 +238,9 @@ std::vector<uint8_t> encode_png(const Image& img) {
   return out;
 }
 
-void write_png(const std::string& path, const Image& img) { write_file_atomic(path, encode_png(img)); }
+void write_png(const std::string& path, const Image& img, const WriteOptions& options) {
+  write_file_atomic(path, encode_png(img), options);
+}
 
 double psnr(const uint8_t* a, const uint8_t* b, size_t n) {
   double se = 0;

@@ -21,12 +21,23 @@ struct Image {
 Image read_png(const std::string& path);  // "-": standard input
 Image decode_png(const uint8_t* data, size_t size, const std::string& name);
 std::vector<uint8_t> encode_png(const Image& img);
-void write_png(const std::string& path, const Image& img);  // "-": standard output
+// How outputs are written (write_file_atomic below).
+struct WriteOptions {
+  bool replace_read_only = false;
+};
+void write_png(const std::string& path, const Image& img,
+               const WriteOptions& options = {});  // "-": standard output
 
-// Whole-file I/O: "-" is standard input/output; writes go to a temporary file in the target
-// folder that is renamed over the destination, so nothing half-written is ever left.
+// Whole-file I/O: "-" is standard input/output. A regular file is written to a temporary
+// file in its folder, flushed to disk and renamed over the destination, so nothing
+// half-written is ever left; it keeps the replaced file's mode (a new file gets 0666 less
+// the umask), a symlink's target is replaced rather than the link, and a hard-linked file is
+// rewritten in place (renaming would split its links). Devices and FIFOs (/dev/null,
+// /dev/stdout, pipes) are written directly. A read-only file is refused unless
+// replace_read_only.
 std::vector<uint8_t> read_file(const std::string& path);
-void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
+void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes,
+                       const WriteOptions& options = {});
 
 // PSNR-RGB in dB (peak 255, the mean squared error over all samples; infinity when equal):
 // the one definition nlc reports everywhere (compare, eval, bench, the FFmpeg filter).

@@ -69,6 +69,12 @@ nlc_status nlc_decoder_set_device(nlc_decoder* dec, const char* device, int tens
 nlc_status nlc_decode(nlc_decoder* dec, const uint8_t* stream, size_t size, uint8_t** pixels,
                       int* width, int* height, int* channels);
 
+/* Writes size bytes to path as nlc's tools do: a regular file through a temporary file in
+ * its folder, flushed and renamed (nothing half-written is left; the replaced file's mode is
+ * kept; a symlink's target is replaced; hard links are kept; a read-only file is refused);
+ * devices and FIFOs are written directly. */
+nlc_status nlc_write_file(const char* path, const uint8_t* data, size_t size);
+
 /* PSNR in dB between two 8-bit images of n bytes each (peak 255 over all samples; infinity
  * when equal): nlc's one definition, as `nlc compare` and `nlc eval` report it. */
 double nlc_psnr(const uint8_t* a, const uint8_t* b, size_t n);
