@@ -21,6 +21,7 @@ inline constexpr uint8_t kMajor = 1;
 inline constexpr uint8_t kMinor = 1;
 inline constexpr uint16_t kHeaderFieldBytes = 52;  // header fields of version 1.0
 inline constexpr uint32_t kMaxDimension = 65535;   // per side; refuse larger before allocating
+inline constexpr size_t kModelIdOffset = 8;         // the model identity's 32 bytes in a stream
 
 enum class ColourFormat : uint8_t { kRgb = 0, kGray = 1 };
 

@@ -53,8 +53,7 @@ const std::vector<SectionKind>& all_section_kinds() {
   static const std::vector<SectionKind> all = [] {
     std::vector<SectionKind> r;
     for (const Entry& e : kRegistry) r.insert(r.end(), e.sections().begin(), e.sections().end());
-    const auto inr_kinds = InrCodec().tile_sections();
-    r.insert(r.end(), inr_kinds.begin(), inr_kinds.end());
+    r.insert(r.end(), inr::section_kinds().begin(), inr::section_kinds().end());
     return r;
   }();
   return all;

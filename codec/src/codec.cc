@@ -3,6 +3,7 @@
 // looks inside a latent.
 #include "nlc/codec.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -269,11 +270,15 @@ std::string Decoder::set_device(const std::string& device, const DeviceOptions& 
 }
 
 Architecture& Decoder::Impl::for_stream(const uint8_t* data, size_t size) {
-  const bitstream::Parsed p = bitstream::parse(data, size);
+  // Only picks which architecture validates the stream (prepare() parses and checks all of
+  // it, CRCs included), so the identity is read where the header keeps it, unverified.
   last = model.get();
-  if (p.header.model_id == model->identity()) return *model;
-  if (model_free && p.header.model_id == model_free->identity()) return *(last = model_free.get());
-  if (auto a = model_free_architecture(p.header.model_id)) {
+  std::array<uint8_t, 32> id{};
+  if (size < bitstream::kModelIdOffset + 32) return *model;
+  std::memcpy(id.data(), data + bitstream::kModelIdOffset, 32);
+  if (id == model->identity()) return *model;
+  if (model_free && id == model_free->identity()) return *(last = model_free.get());
+  if (auto a = model_free_architecture(id)) {
     select_device(*a, device == "cuda" ? "auto" : device, device_options);
     model_free = std::move(a);
     return *(last = model_free.get());
@@ -351,13 +356,13 @@ DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
     // Tiles start at multiples of the tile size, itself a multiple of align (prepare), so
     // each tile's latent lands on whole latent elements.
     Latent l = m.decode_latent(&s.p.sections[k * per_tile], s.q, t.w, t.h);
-    if (k == 0) {
-      r.channels = l.channels;
-      r.data.assign(size_t(r.height) * r.width * size_t(r.channels), 0.f);
-    }
+    if (k == 0) r.channels = l.channels;
     const int ly = t.y0 / stride, lx = t.x0 / stride;
     if (l.channels != r.channels || ly + l.height > r.height || lx + l.width > r.width)
       throw std::logic_error("tile latent does not fit the image's latent");
+    // Grows with the tiles decoded (raster order), as decode()'s images do.
+    const size_t need = size_t(ly + l.height) * size_t(r.width) * size_t(r.channels);
+    if (r.data.size() < need) r.data.resize(need, 0.f);
     const size_t row = size_t(l.width) * size_t(l.channels);
     for (int y = 0; y < l.height; ++y)
       std::memcpy(&r.data[(size_t(ly + y) * r.width + size_t(lx)) * size_t(r.channels)],

@@ -88,10 +88,18 @@ const std::array<uint8_t, 32>& InrCodec::arch_identity() {
 
 double InrCodec::lambda(double q) { return 2e-2 * std::pow(1e-4 / 2e-2, q / 5.0); }
 
-const std::vector<SectionKind>& InrCodec::tile_sections() const {
-  static const std::vector<SectionKind> kinds = {{inr::kParams, "INR_PARAMS"},
-                                                 {inr::kLatents, "INR_LATENTS"}};
+const std::vector<SectionKind>& inr::section_kinds() {
+  static const std::vector<SectionKind> kinds = {{kParams, "INR_PARAMS"}, {kLatents, "INR_LATENTS"}};
   return kinds;
+}
+
+const std::vector<SectionKind>& InrCodec::tile_sections() const { return inr::section_kinds(); }
+
+InrCodec::Decoded InrCodec::decode_grids(const bitstream::SectionView* s, int w, int h) {
+  const int levels = inr::level_count(w, h);
+  Decoded d{inr::read_params(s[0].data, s[0].size, levels), inr::grids(w, h, levels), {}};
+  d.y = to_float(inr::decode_latents(d.net.arm(), d.grids, s[1].data, s[1].size));
+  return d;
 }
 
 std::vector<std::pair<std::string, std::string>> InrCodec::describe() const {
@@ -146,11 +154,11 @@ Image InrCodec::decode_one(const bitstream::SectionView* s, int w, int h, int ch
   const inr::QuantNet qn = inr::read_params(s[0].data, s[0].size, levels);
   const std::vector<inr::Grid> gr = inr::grids(w, h, levels);
   const auto t1 = clock::now();
-  const auto q = inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size);
+  const auto y = to_float(inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size));
   const auto t2 = clock::now();
   Image img{w, h, channels, {}};
   double up = 0;
-  to_pixels(inr::reconstruct(qn.dequantize(), gr, to_float(q), w, h, &up), img);
+  to_pixels(inr::reconstruct(qn.dequantize(), gr, y, w, h, &up), img);
   const auto t3 = clock::now();
   const double add[4] = {ms(t0, t1), ms(t1, t2), up, ms(t2, t3) - up};
   for (int i = 0; i < 4; ++i) profile_[size_t(i)].second += add[i];
@@ -173,10 +181,8 @@ std::vector<std::string> InrCodec::decode_tiles(const std::vector<TileJob>& jobs
 
 Latent InrCodec::decode_latent(const bitstream::SectionView* s, double /*q*/, int w, int h) {
   // The latent of this codec: its grids upsampled to the image, one channel per grid.
-  const int levels = inr::level_count(w, h);
-  const inr::QuantNet qn = inr::read_params(s[0].data, s[0].size, levels);
-  const std::vector<inr::Grid> gr = inr::grids(w, h, levels);
-  const auto y = to_float(inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size));
+  const Decoded d = decode_grids(s, w, h);
+  const int levels = int(d.grids.size());
   const size_t P = size_t(w) * h;
   std::vector<float> up(P);
   Latent l;
@@ -185,7 +191,7 @@ Latent InrCodec::decode_latent(const bitstream::SectionView* s, double /*q*/, in
   l.channels = levels;
   l.data.resize(P * size_t(levels));
   for (int lv = 0; lv < levels; ++lv) {
-    inr::upsample(y[lv].data(), gr[lv], lv, h, w, up.data());
+    inr::upsample(d.y[lv].data(), d.grids[lv], lv, h, w, up.data());
     for (size_t p = 0; p < P; ++p) l.data[p * size_t(levels) + size_t(lv)] = up[p];
   }
   return l;
@@ -198,12 +204,13 @@ Architecture::Estimate InrCodec::estimate(const Image& img, double q) {
   const inr::Fitted f = inr::fit(planar(img), w, h, o);
   const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
   const auto y = to_float(round_latents(f.y));
-  const inr::Net n = inr::quantize(f.net, 10).dequantize();
+  const inr::QuantNet qn = inr::quantize(f.net, 10);
+  const inr::Net n = qn.dequantize();
   Estimate e;
   e.reconstruction = Image{w, h, img.channels, {}};
   to_pixels(inr::reconstruct(n, gr, y, w, h), e.reconstruction);
   e.bits = {{"latents", inr::arm_rate(n, gr, y, nullptr, nullptr)},
-            {"weights", 8.0 * double(inr::write_params(inr::quantize(f.net, 10)).size())}};
+            {"weights", 8.0 * double(inr::write_params(qn).size())}};
   return e;
 }
 

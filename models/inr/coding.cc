@@ -216,6 +216,20 @@ namespace {
 // Tensor i of Net::tensors(): ARM tensors (6..9) are Q8, synthesis ones 2^-synth_shift.
 bool is_arm(size_t i) { return i >= 6; }
 
+// Exp-Golomb of order k of a signed value: u = zigzag(v), x = u + 2^k, written as
+// (n - k) zeros then the n + 1 bits of x, n = floor(log2 x).
+struct ExpGolomb {
+  uint64_t x;
+  int n, k;
+  ExpGolomb(int32_t v, int order) : k(order) {
+    const uint64_t u = v >= 0 ? uint64_t(v) << 1 : (uint64_t(-int64_t(v)) << 1) - 1;
+    x = u + (uint64_t(1) << k);
+    n = 0;
+    while ((x >> (n + 1)) != 0) ++n;
+  }
+  size_t bits() const { return size_t(2 * n - k + 1); }
+};
+
 class BitWriter {
  public:
   void put(uint32_t v, int bits) {
@@ -226,14 +240,10 @@ class BitWriter {
     if (b) out_.back() |= uint8_t(0x80 >> (n_ % 8));
     ++n_;
   }
-  // Signed value, zigzag then Exp-Golomb of order k.
   void eg(int32_t v, int k) {
-    const uint64_t u = v >= 0 ? uint64_t(v) << 1 : (uint64_t(-int64_t(v)) << 1) - 1;
-    const uint64_t x = u + (uint64_t(1) << k);
-    int len = 0;
-    while ((x >> (len + 1)) != 0) ++len;
-    for (int i = 0; i < len - k; ++i) bit(0);
-    for (int b = len; b >= 0; --b) bit(uint32_t(x >> b) & 1);
+    const ExpGolomb e(v, k);
+    for (int i = 0; i < e.n - k; ++i) bit(0);
+    for (int b = e.n; b >= 0; --b) bit(uint32_t(e.x >> b) & 1);
   }
   std::vector<uint8_t> out_;
   size_t n_ = 0;
@@ -274,14 +284,6 @@ class BitReader {
   const uint8_t* p_;
   size_t n_, i_ = 0;
 };
-
-size_t eg_bits(int32_t v, int k) {
-  const uint64_t u = v >= 0 ? uint64_t(v) << 1 : (uint64_t(-int64_t(v)) << 1) - 1;
-  const uint64_t x = u + (uint64_t(1) << k);
-  int len = 0;
-  while ((x >> (len + 1)) != 0) ++len;
-  return size_t(2 * len - k + 1);
-}
 
 std::vector<size_t> tensor_sizes(const Sizes& s) {
   const size_t L = size_t(s.levels), H = size_t(s.hidden), A = size_t(s.arm_hidden);
@@ -329,7 +331,7 @@ std::vector<uint8_t> write_params(const QuantNet& q) {
     size_t best = SIZE_MAX;
     for (int k = 0; k <= 15; ++k) {
       size_t bits = 0;
-      for (int32_t v : t) bits += eg_bits(v, k);
+      for (int32_t v : t) bits += ExpGolomb(v, k).bits();
       if (bits < best) best = bits, best_k = k;
     }
     w.put(uint32_t(best_k), 4);

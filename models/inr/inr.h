@@ -36,6 +36,8 @@ inline constexpr int kContext = 12;        // causal neighbours in the ARM's con
 inline constexpr int kArmInputs = kContext + 1;  // + the co-located coarser value
 inline constexpr int kMaxHidden = 64;
 inline constexpr int32_t kMaxLatent = 1 << 15;  // |symbol| bound (a decoder refuses more)
+// A tile's sections, in order.
+const std::vector<SectionKind>& section_kinds();
 
 // The ARM's causal neighbourhood, nearest first: (dy, dx) relative to the current latent.
 inline constexpr std::array<std::array<int, 2>, kContext> kNeighbours = {{
@@ -188,6 +190,13 @@ class InrCodec final : public Architecture {
 
  private:
   Image decode_one(const bitstream::SectionView* s, int w, int h, int channels);
+  // A tile's network and grid values from its two sections (StreamError if damaged).
+  struct Decoded {
+    inr::QuantNet net;
+    std::vector<inr::Grid> grids;
+    std::vector<std::vector<float>> y;
+  };
+  static Decoded decode_grids(const bitstream::SectionView* s, int w, int h);
   inr::FitOptions fit_;
   std::vector<std::pair<std::string, double>> profile_;  // the last decode's stages
   std::unique_ptr<ArchBackend> backend_;
