@@ -11,6 +11,7 @@
 
 #include "bitstream/container.h"
 #include "bitstream/crc32c.h"
+#include "models/inr/fastmath.h"
 #include "models/inr/inr.h"
 #include "nlc/codec.h"
 
@@ -163,7 +164,7 @@ TEST(Inr, LaplaceBinDerivativesMatchFiniteDifferences) {
   EXPECT_LT(s, 1.0 + 1e-12);
 }
 
-TEST(Inr, ArmRateGradientsMatchFiniteDifferences) {
+TEST(Inr, ArmRateReferenceGradientsMatchFiniteDifferences) {
   std::mt19937 rng(3);
   const int w = 6, h = 5;  // few latents: few ReLU kinks within eps of a parameter's value
   const auto gr = grids(w, h, 2);
@@ -174,15 +175,15 @@ TEST(Inr, ArmRateGradientsMatchFiniteDifferences) {
   for (const auto& v : y) dy.emplace_back(v.size(), 0.f);
   Net g;
   g.zero_like(n);
-  arm_rate(n, gr, y, &dy, &g);
-  const double eps = 1e-3, l0 = arm_rate(n, gr, y, nullptr, nullptr);
+  arm_rate_ref(n, gr, y, &dy, &g);
+  const double eps = 1e-3, l0 = arm_rate_ref(n, gr, y, nullptr, nullptr);
   FdCheck check{2e-2, 2e-4};
   for (size_t l = 0; l < y.size(); ++l)
     for (size_t i = 0; i < y[l].size(); ++i) {
       auto yp = y, ym = y;
       yp[l][i] += float(eps);
       ym[l][i] -= float(eps);
-      check(dy[l][i], arm_rate(n, gr, yp, nullptr, nullptr), l0, arm_rate(n, gr, ym, nullptr, nullptr), eps,
+      check(dy[l][i], arm_rate_ref(n, gr, yp, nullptr, nullptr), l0, arm_rate_ref(n, gr, ym, nullptr, nullptr), eps,
             "d y[" + std::to_string(l) + "][" + std::to_string(i) + "]");
     }
   auto gt = g.tensors();
@@ -191,9 +192,88 @@ TEST(Inr, ArmRateGradientsMatchFiniteDifferences) {
       Net np = n, nm = n;
       (*np.tensors()[t])[e] += float(eps);
       (*nm.tensors()[t])[e] -= float(eps);
-      check((*gt[t])[e], arm_rate(np, gr, y, nullptr, nullptr), l0, arm_rate(nm, gr, y, nullptr, nullptr), eps,
+      check((*gt[t])[e], arm_rate_ref(np, gr, y, nullptr, nullptr), l0, arm_rate_ref(nm, gr, y, nullptr, nullptr), eps,
             "d arm tensor " + std::to_string(t) + "[" + std::to_string(e) + "]");
     }
+}
+
+// The fast ARM (blocks of latents, float, vectorised exp/log, both cores) against the plain
+// double reference: the rate and every gradient, on grids with several lanes and blocks.
+TEST(Inr, FastArmRateMatchesTheReference) {
+  std::mt19937 rng(8);
+  const int w = 290, h = 140;  // level 0: 40,600 latents -> 3 lanes, partial last blocks
+  const auto gr = grids(w, h, level_count(w, h));
+  ASSERT_GT(arm_lanes(size_t(gr[0].h) * gr[0].w), 2u);
+  Net n = random_net(int(gr.size()), 4, 12, rng);
+  std::vector<std::vector<float>> y;
+  for (const Grid& g : gr) y.push_back(randv(size_t(g.h) * g.w, rng, 2.0));
+  auto zeros = [&] {
+    std::vector<std::vector<float>> d;
+    for (const auto& v : y) d.emplace_back(v.size(), 0.f);
+    return d;
+  };
+  auto dy_ref = zeros(), dy_fast = zeros();
+  Net g_ref, g_fast;
+  g_ref.zero_like(n);
+  g_fast.zero_like(n);
+  const double r = arm_rate_ref(n, gr, y, &dy_ref, &g_ref), f = arm_rate(n, gr, y, &dy_fast, &g_fast);
+  EXPECT_NEAR(f, r, 1e-5 * r);
+  EXPECT_EQ(arm_rate(n, gr, y, nullptr, nullptr), f);  // the same sums without gradients
+  double worst = 0;
+  for (size_t l = 0; l < y.size(); ++l)
+    for (size_t i = 0; i < y[l].size(); ++i)
+      worst = std::max(worst, std::abs(double(dy_fast[l][i]) - dy_ref[l][i]) / (1e-3 + std::abs(dy_ref[l][i])));
+  EXPECT_LT(worst, 1e-3) << "latent gradients";
+  auto gf = g_fast.tensors(), gg = g_ref.tensors();
+  for (size_t t = 6; t < 10; ++t)
+    for (size_t e = 0; e < gf[t]->size(); ++e)
+      expect_close((*gf[t])[e], (*gg[t])[e], 1e-3, 1e-2, "arm tensor " + std::to_string(t) + "[" + std::to_string(e) + "]");
+  // A mutated fast gradient is caught.
+  dy_fast[0][5] += 0.01f + 0.01f * std::abs(dy_fast[0][5]);
+  EXPECT_GT(std::abs(double(dy_fast[0][5]) - dy_ref[0][5]) / (1e-3 + std::abs(dy_ref[0][5])), 1e-3);
+}
+
+// The fit's soft rounding with noise against a double reference, and its derivative against
+// finite differences of that reference (the noise held fixed).
+TEST(Inr, SoftRoundingMatchesTheReference) {
+  auto sr = [](double y, double t) {
+    const double m = std::floor(y), r = y - m - 0.5;
+    return m + 0.5 + std::tanh(r / t) / (2 * std::tanh(1 / (2 * t)));
+  };
+  std::mt19937 rng(9);
+  const auto y = randv(4000, rng, 3.0);
+  for (double t : {0.3, 0.2, 0.1}) {
+    std::vector<float> yh(y.size()), fa(y.size());
+    soft_round_noisy(y.data(), y.size(), t, 77u, yh.data(), fa.data());
+    double mean = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double u = fit_noise(77u, i);
+      ASSERT_GE(u, -0.5);
+      ASSERT_LT(u, 0.5);
+      mean += u;
+      auto f = [&](double v) { return sr(sr(v, t) + u, t); };
+      EXPECT_NEAR(yh[i], f(y[i]), 2e-5 * (1 + std::abs(y[i]))) << i;
+      const double eps = 1e-4, fd = (f(y[i] + eps) - f(y[i] - eps)) / (2 * eps);
+      EXPECT_NEAR(fa[i], fd, 2e-3 * (1 + std::abs(fd))) << i << " t " << t;
+    }
+    EXPECT_NEAR(mean / double(y.size()), 0.0, 0.02);  // centred noise
+  }
+}
+
+// The fit's fast float exp, log2 and tanh against libm over their working ranges (absolute
+// error for log2 and tanh, relative for exp).
+TEST(Inr, FastMathMatchesLibm) {
+  double e_exp = 0, e_log = 0, e_tanh = 0;
+  for (double x = -80; x <= 80; x += 0.0137) {
+    const double ref = std::exp(double(float(x)));
+    e_exp = std::max(e_exp, std::abs(fast::exp(float(x)) - ref) / ref);
+    e_tanh = std::max(e_tanh, std::abs(fast::tanh(float(x / 8)) - std::tanh(double(float(x / 8)))));
+  }
+  for (double x = 1e-6; x < 1e6; x *= 1.0173)
+    e_log = std::max(e_log, std::abs(fast::log2(float(x)) - std::log2(double(float(x)))));
+  EXPECT_LT(e_exp, 5e-7);
+  EXPECT_LT(e_tanh, 5e-7);
+  EXPECT_LT(e_log, 2e-6);  // float spacing at log2 = 20 is 2e-6
 }
 
 // Grids large enough for several lanes; random integer ARM weights; every symbol back, with

@@ -95,6 +95,9 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
 // sees only neighbours in its own lane (arm_lanes()).
 double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std::vector<float>>& y,
                 std::vector<std::vector<float>>* dy, Net* g);
+// The same, one latent at a time in double (the plain reference the tests check against).
+double arm_rate_ref(const Net& n, const std::vector<Grid>& gr, const std::vector<std::vector<float>>& y,
+                    std::vector<std::vector<float>>* dy, Net* g);
 // The lane count of a grid of n latents (the coder's: rANS lanes = ARM stripes).
 uint32_t arm_lanes(size_t n);
 
@@ -119,6 +122,11 @@ struct Fitted {
   Net net;
   std::vector<std::vector<float>> y;  // latents per level (continuous)
 };
+// The fit's latent proxy (C3): y_hat = sr(sr(y, t) + u, t), sr the soft rounding of Agustsson
+// & Theis (2020) at temperature t, u = fit_noise(key, i) uniform in [-1/2, 1/2); factor =
+// d y_hat / d y. Float and vectorised; tests check it against a double reference.
+void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, float* y_hat, float* factor);
+float fit_noise(uint32_t key, size_t i);
 Sizes preset_sizes(int effort, int w, int h);
 int preset_iterations(int effort);
 // Fits the model to an image ([3][P] planar in [0,1]).
