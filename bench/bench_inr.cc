@@ -45,9 +45,8 @@ Fixture& fx() {
 void BM_FitUpsample(benchmark::State& st) {
   auto& f = fx();
   std::vector<float> feat(size_t(f.gr.size()) * kW * kH);
-  for (auto _ : st)
-    for (size_t l = 0; l < f.gr.size(); ++l)
-      upsample(f.y[l].data(), f.gr[l], int(l), kH, kW, &feat[l * size_t(kW) * kH]);
+  UpScratch s;
+  for (auto _ : st) upsample(f.net, f.gr, f.y, feat.data(), &s);
 }
 BENCHMARK(BM_FitUpsample)->Unit(benchmark::kMillisecond)->UseRealTime();
 

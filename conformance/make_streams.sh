@@ -5,7 +5,9 @@
 set -euo pipefail
 NLC=$(realpath "$1")
 cd "$(dirname "$0")"
-rm -rf streams; mkdir -p streams
+# Frozen streams (not regenerated: no current encoder writes them) stay; the rest is rewritten.
+#   crop64x48_inr_v1_q2: INR parameters version 1 (bilinear upsampling), nlc of 2026-12-03.
+find streams -name '*.nlc' ! -name '*_v1_*' -delete 2>/dev/null || true; mkdir -p streams
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 "${NLC_PYTHON:-/usr/bin/python3}" - ../assets/kodim23.png "$TMP" <<'PY'
 import sys

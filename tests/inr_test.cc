@@ -63,22 +63,95 @@ struct FdCheck {
   }
 };
 
-TEST(Inr, UpsamplingBackwardIsItsTranspose) {
+TEST(Inr, BilinearUpsamplingBackwardIsItsTranspose) {
   std::mt19937 rng(1);
   for (int level = 0; level < 4; ++level)
     for (auto [w, h] : {std::pair{17, 9}, std::pair{32, 24}, std::pair{5, 3}}) {
       const Grid g = grids(w, h, level + 1)[level];
       const auto x = randv(size_t(g.h) * g.w, rng), d = randv(size_t(h) * w, rng);
       std::vector<float> ux(size_t(h) * w), utd(x.size(), 0.f);
-      upsample(x.data(), g, level, h, w, ux.data());
-      upsample_backward(d.data(), g, level, h, w, utd.data());
+      upsample_bilinear(x.data(), g, level, h, w, ux.data());
+      upsample_bilinear_backward(d.data(), g, level, h, w, utd.data());
       EXPECT_NEAR(dot(ux, d), dot(x, utd), 1e-4 * (1 + std::abs(dot(ux, d)))) << level << " " << w << "x" << h;
     }
   // A constant grid upsamples to the same constant (weights sum to 1, edges replicated).
   const Grid g = grids(19, 11, 3)[2];
   std::vector<float> c(size_t(g.h) * g.w, 2.5f), out(19 * 11);
-  upsample(c.data(), g, 2, 11, 19, out.data());
+  upsample_bilinear(c.data(), g, 2, 11, 19, out.data());
   for (float v : out) ASSERT_NEAR(v, 2.5f, 1e-6);
+}
+
+std::vector<std::vector<float>> random_grids(const std::vector<Grid>& gr, std::mt19937& rng, double scale) {
+  std::vector<std::vector<float>> y;
+  for (const Grid& g : gr) y.push_back(randv(size_t(g.h) * g.w, rng, scale));
+  return y;
+}
+
+// The learned upsampling: its backward pass is the transpose of the forward (for the grids)
+// and matches finite differences (for the filters), on odd and even sizes.
+TEST(Inr, LearnedUpsamplingGradients) {
+  std::mt19937 rng(11);
+  for (auto [w, h] : {std::pair{37, 21}, std::pair{64, 48}, std::pair{9, 70}}) {
+    const auto gr = grids(w, h, level_count(w, h));
+    const int L = int(gr.size());
+    const size_t P = size_t(w) * h;
+    Net n;
+    n.init({L, 4, 4}, rng);
+    for (float& k : n.up) k += float(std::normal_distribution<double>(0, 0.1)(rng));
+    const auto y = random_grids(gr, rng, 1.0);
+    const auto d = randv(size_t(L) * P, rng);
+    std::vector<float> feat(size_t(L) * P);
+    UpScratch s;
+    upsample(n, gr, y, feat.data(), &s);
+    std::vector<std::vector<float>> dy;
+    for (const auto& v : y) dy.emplace_back(v.size(), 0.f);
+    Net g;
+    g.zero_like(n);
+    upsample_backward(n, gr, d.data(), s, dy, &g);
+    double lhs = dot(feat, d), rhs = 0;
+    for (int l = 0; l < L; ++l) rhs += dot(y[l], dy[l]);
+    EXPECT_NEAR(lhs, rhs, 1e-4 * (1 + std::abs(lhs))) << w << "x" << h;
+    auto loss = [&](const Net& m) {
+      std::vector<float> f(size_t(L) * P);
+      upsample(m, gr, y, f.data());
+      return dot(f, d);
+    };
+    const double eps = 1e-3, l0 = loss(n);
+    FdCheck check{1e-2, 1e-2};
+    for (size_t e = 0; e < n.up.size(); ++e) {
+      Net np = n, nm = n;
+      np.up[e] += float(eps);
+      nm.up[e] -= float(eps);
+      check(g.up[e], loss(np), l0, loss(nm), eps, "d up[" + std::to_string(e) + "]");
+    }
+  }
+}
+
+// The bicubic start keeps the half-pixel geometry of direct upsampling: a constant stays
+// constant and a linear ramp along x is reproduced away from the edges (cubic interpolation
+// is exact on linear functions), at every level of the cascade.
+TEST(Inr, LearnedUpsamplingStartsAsBicubic) {
+  const int w = 256, h = 40;
+  const auto gr = grids(w, h, level_count(w, h));
+  const int L = int(gr.size());
+  const size_t P = size_t(w) * h;
+  std::mt19937 rng(12);
+  Net n;
+  n.init({L, 4, 4}, rng);
+  std::vector<std::vector<float>> y(static_cast<size_t>(L));
+  for (int l = 0; l < L; ++l) {
+    y[size_t(l)].resize(size_t(gr[l].h) * gr[l].w);
+    for (int r = 0; r < gr[l].h; ++r)
+      for (int c = 0; c < gr[l].w; ++c)  // grid l's sample c sits at image x = (c + 1/2) 2^l - 1/2
+        y[size_t(l)][size_t(r) * gr[l].w + c] = float((c + 0.5) * (1 << l) - 0.5);
+  }
+  std::vector<float> feat(size_t(L) * P);
+  upsample(n, gr, y, feat.data());
+  for (int l = 0; l < L; ++l) {
+    const int margin = 3 << l;  // replicated edges bend the ramp near the borders
+    for (int x = margin; x < w - margin; ++x)
+      ASSERT_NEAR(feat[size_t(l) * P + size_t(h / 2) * w + x], float(x), 1e-3) << "level " << l << " x " << x;
+  }
 }
 
 Net random_net(int L, int H, int A, std::mt19937& rng) {
@@ -140,7 +213,7 @@ TEST(Inr, BandedReconstructionEqualsTheWholeImagePass) {
   for (const Grid& g : gr) y.push_back(randv(size_t(g.h) * g.w, rng, 2.0));
   const size_t P = size_t(w) * h;
   std::vector<float> feat(size_t(L) * P), rgb(3 * P);
-  for (int l = 0; l < L; ++l) upsample(y[l].data(), gr[l], l, h, w, &feat[size_t(l) * P]);
+  upsample(n, gr, y, feat.data());
   SynthScratch s;
   synthesis(n, feat.data(), h, w, rgb.data(), s);
   EXPECT_EQ(reconstruct(n, gr, y, w, h), rgb);
@@ -338,6 +411,34 @@ TEST(Inr, ParametersRoundTripAndDamageIsRefused) {
   const QuantNet q = quantize(n, 10);
   const Net d = q.dequantize();
   for (size_t e = 0; e < n.w1.size(); ++e) EXPECT_LE(std::abs(d.w1[e] - n.w1[e]), 0.5 / 1024 + 1e-7);
+}
+
+// The worked example of docs/bitstream.md ("The INR codec, worked example"): a 4x3 tile's
+// INR_PARAMS and INR_LATENTS, byte for byte, and the decoder reads them back.
+TEST(Inr, WorkedExampleBytes) {
+  const auto gr = grids(4, 3, level_count(4, 3));
+  ASSERT_EQ(gr.size(), 2u);
+  QuantNet q;
+  q.s = {2, 1, 1, true};
+  q.synth_shift = 7;
+  q.t = {{64, -32}, {0}, {128, 128, 128}, {64, 64, 64}, std::vector<int32_t>(81, 0), {0, 0, 0},
+         std::vector<int32_t>(13, 0), {0}, {0, 0}, {0, 256}, {-9, 111, 29, -3}};
+  const std::vector<std::vector<int32_t>> y = {{0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, -1}, {1, 0, 0, -1}};
+  const auto params = write_params(q), latents = encode_latents(q.arm(), gr, y);
+  auto hex = [](const std::vector<uint8_t>& b) {
+    std::string s;
+    for (uint8_t v : b) s += "0123456789abcdef"[v >> 4], s += "0123456789abcdef"[v & 15], s += ' ';
+    return s;
+  };
+  EXPECT_EQ(hex(params),
+            "02 02 01 01 07 66 07 f0 bb 00 c0 30 0c c0 60 30 03 ff ff ff ff ff ff ff ff ff fe 1c 3f fe 10 "
+            "c2 00 80 57 13 f9 6a 50 ");
+  EXPECT_EQ(hex(latents),
+            "0c 00 00 00 01 00 00 00 04 00 00 00 d3 9c 4a 0a 10 00 00 00 01 00 00 00 08 00 00 00 b5 71 03 00 "
+            "20 7b 15 91 ");
+  const QuantNet r = read_params(params.data(), params.size(), 2);
+  EXPECT_EQ(r.t, q.t);
+  EXPECT_EQ(decode_latents(r.arm(), gr, latents.data(), latents.size()), y);
 }
 
 Image test_image(int w, int h, int channels, unsigned seed) {

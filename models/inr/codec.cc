@@ -184,16 +184,15 @@ Latent InrCodec::decode_latent(const bitstream::SectionView* s, double /*q*/, in
   const Decoded d = decode_grids(s, w, h);
   const int levels = int(d.grids.size());
   const size_t P = size_t(w) * h;
-  std::vector<float> up(P);
+  std::vector<float> feat(P * size_t(levels));
+  inr::upsample(d.net.dequantize(), d.grids, d.y, feat.data());
   Latent l;
   l.height = h;
   l.width = w;
   l.channels = levels;
   l.data.resize(P * size_t(levels));
-  for (int lv = 0; lv < levels; ++lv) {
-    inr::upsample(d.y[lv].data(), d.grids[lv], lv, h, w, up.data());
-    for (size_t p = 0; p < P; ++p) l.data[p * size_t(levels) + size_t(lv)] = up[p];
-  }
+  for (int lv = 0; lv < levels; ++lv)
+    for (size_t p = 0; p < P; ++p) l.data[p * size_t(levels) + size_t(lv)] = feat[size_t(lv) * P + p];
   return l;
 }
 

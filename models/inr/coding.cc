@@ -213,8 +213,9 @@ std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::v
 // ---- weights: quantisation and Exp-Golomb serialisation ----
 namespace {
 
-// Tensor i of Net::tensors(): ARM tensors (6..9) are Q8, synthesis ones 2^-synth_shift.
-bool is_arm(size_t i) { return i >= 6; }
+// Tensor i of Net::tensors(): ARM tensors (6..9) are Q8, synthesis and upsampling ones
+// (0..5, 10) 2^-synth_shift.
+bool is_arm(size_t i) { return i >= 6 && i <= 9; }
 
 // Exp-Golomb of order k of a signed value: u = zigzag(v), x = u + 2^k, written as
 // (n - k) zeros then the n + 1 bits of x, n = floor(log2 x).
@@ -287,7 +288,9 @@ class BitReader {
 
 std::vector<size_t> tensor_sizes(const Sizes& s) {
   const size_t L = size_t(s.levels), H = size_t(s.hidden), A = size_t(s.arm_hidden);
-  return {H * L, H, 3 * H, 3, 81, 3, A * kArmInputs, A, 2 * A, 2};
+  std::vector<size_t> n = {H * L, H, 3 * H, 3, 81, 3, A * kArmInputs, A, 2 * A, 2};
+  if (s.learned_up) n.push_back((L - 1) * 4);
+  return n;
 }
 
 }  // namespace
@@ -321,7 +324,7 @@ Net QuantNet::dequantize() const {
 
 std::vector<uint8_t> write_params(const QuantNet& q) {
   BitWriter w;
-  w.put(1, 8);  // version of this payload
+  w.put(q.s.learned_up ? 2 : 1, 8);  // version of this payload: 2 adds the upsampling filters
   w.put(uint32_t(q.s.levels), 8);
   w.put(uint32_t(q.s.hidden), 8);
   w.put(uint32_t(q.s.arm_hidden), 8);
@@ -342,8 +345,10 @@ std::vector<uint8_t> write_params(const QuantNet& q) {
 
 QuantNet read_params(const uint8_t* data, size_t size, int levels) {
   BitReader r(data, size);
-  if (r.get(8) != 1) throw StreamError("INR parameters of an unknown version");
+  const uint32_t version = r.get(8);
+  if (version != 1 && version != 2) throw StreamError("INR parameters of an unknown version");
   QuantNet q;
+  q.s.learned_up = version == 2;
   q.s.levels = int(r.get(8));
   q.s.hidden = int(r.get(8));
   q.s.arm_hidden = int(r.get(8));

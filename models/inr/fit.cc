@@ -38,9 +38,7 @@ struct Adam {
   }
 };
 
-}  // namespace
-
-float fit_noise(uint32_t key, size_t i) {
+inline float noise_at(uint32_t key, size_t i) {
   // lowbias32 (C. Wellons), a 32-bit integer hash: vectorises, and the same on every thread count.
   uint32_t x = key + uint32_t(i);
   x ^= x >> 16;
@@ -51,19 +49,34 @@ float fit_noise(uint32_t key, size_t i) {
   return float(x >> 8) * (1.f / 16777216.f) - 0.5f;
 }
 
-void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, float* y_hat, float* factor) {
-  // 1 / (2 tanh(1 / 2t)), soft rounding's normalisation; d sr(x)/dx = (1 - tanh^2) * it / t.
-  const float inv_norm = float(1.0 / (2 * std::tanh(1 / (2 * t)))), inv_t = float(1 / t);
+// One chunk of soft_round_noisy(), built for AVX-512, AVX2 and the baseline and picked at load
+// time (floor and rint need SSE4.1 to vectorise; the baseline is SSE2).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void soft_round_chunk(const float* y, size_t a, size_t b, float inv_t, float inv_norm, uint32_t key,
+                      float* y_hat, float* factor) {
   const float lim = float(kMaxLatent - 1);
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; ++i) {
+#pragma omp simd
+  for (size_t i = a; i < b; ++i) {
     const float v = std::clamp(y[i], -lim, lim);
     const float m1 = std::floor(v), th1 = fast::tanh((v - m1 - 0.5f) * inv_t);
-    const float a = m1 + 0.5f + th1 * inv_norm + fit_noise(key, i);
-    const float m2 = std::floor(a), th2 = fast::tanh((a - m2 - 0.5f) * inv_t);
+    const float u = noise_at(key, i);
+    const float s = m1 + 0.5f + th1 * inv_norm + u;
+    const float m2 = std::floor(s), th2 = fast::tanh((s - m2 - 0.5f) * inv_t);
     y_hat[i] = m2 + 0.5f + th2 * inv_norm;
     factor[i] = (1.f - th2 * th2) * (1.f - th1 * th1) * inv_norm * inv_norm * inv_t * inv_t;
   }
+}
+}  // namespace
+
+float fit_noise(uint32_t key, size_t i) { return noise_at(key, i); }
+
+void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, float* y_hat, float* factor) {
+  // 1 / (2 tanh(1 / 2t)), soft rounding's normalisation; d sr(x)/dx = (1 - tanh^2) * it / t.
+  const float inv_norm = float(1.0 / (2 * std::tanh(1 / (2 * t)))), inv_t = float(1 / t);
+  constexpr size_t kChunk = 4096;
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < (n + kChunk - 1) / kChunk; ++c)
+    soft_round_chunk(y, c * kChunk, std::min(n, (c + 1) * kChunk), inv_t, inv_norm, key, y_hat, factor);
 }
 
 Sizes preset_sizes(int effort, int w, int h) {
@@ -109,6 +122,7 @@ Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o) {
   std::vector<std::vector<float>> y_hat(L), dy_hat(L), factor(L), dy(L);
   std::vector<float> feat(size_t(L) * P), d_feat(size_t(L) * P), rgb(3 * P), d_rgb(3 * P);
   SynthScratch scratch;
+  UpScratch up_scratch;
   std::vector<float> se_part;
   for (int it = 0; it < total; ++it) {
     if (o.stop && o.stop->load()) break;
@@ -134,7 +148,7 @@ Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o) {
         }
       }
     }
-    for (int l = 0; l < L; ++l) upsample(y_hat[l].data(), gr[l], l, h, w, &feat[size_t(l) * P]);
+    upsample(f.net, gr, y_hat, feat.data(), &up_scratch);
     synthesis(f.net, feat.data(), h, w, rgb.data(), scratch);
     // Squared error in chunks summed in float, the chunks in double in a fixed order.
     constexpr size_t kChunk = 4096;
@@ -160,7 +174,7 @@ Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o) {
     g.zero_like(f.net);
     std::fill(d_feat.begin(), d_feat.end(), 0.f);
     synthesis_backward(f.net, feat.data(), h, w, d_rgb.data(), scratch, g, d_feat.data());
-    for (int l = 0; l < L; ++l) upsample_backward(&d_feat[size_t(l) * P], gr[l], l, h, w, dy_hat[l].data());
+    upsample_backward(f.net, gr, d_feat.data(), up_scratch, dy_hat, &g);
     // Rate: gradients scaled by lambda / P (bpp).
     std::vector<std::vector<float>> dr(L);
     for (int l = 0; l < L; ++l) dr[l].assign(y_hat[l].size(), 0.f);

@@ -1,7 +1,8 @@
 // The overfitted INR codec (architecture "inr-v1", Cool-chic/C3 class; docs/inr.md): for
 // each image (tile) the encoder fits, from scratch,
 //   * latent grids at 1/1 ... 1/2^(L-1) of the image, one channel each,
-//   * an upsampling of every grid to the full resolution (bilinear, separable),
+//   * an upsampling of the grids to the full resolution, coarse to fine, by learned separable
+//     2x filters initialised bicubic (upsampling.cc; streams of parameters version 1: bilinear),
 //   * a synthesis: per pixel, the L upsampled values -> 1x1 layer (H, ReLU) -> 1x1 layer (3)
 //     -> + a residual 3x3 convolution (3 -> 3) -> RGB,
 //   * an autoregressive model (ARM) of the quantised grids: per latent, 12 causal neighbours
@@ -49,6 +50,7 @@ struct Sizes {
   int levels = 0;        // L
   int hidden = 16;       // synthesis hidden width H
   int arm_hidden = 16;   // ARM hidden width A
+  bool learned_up = true;  // learned 2x filters (payload version 2); false: bilinear (version 1)
 };
 
 // The grid geometry of a w x h image.
@@ -66,6 +68,7 @@ struct Net {
   std::vector<float> wc, bc;    // residual 3x3: [3 out][3 in][3][3], [3]
   std::vector<float> a1, c1;    // ARM: [A][kArmInputs], [A]
   std::vector<float> a2, c2;    // [2][A], [2]
+  std::vector<float> up;        // upsampling filters: [L-1][4] (stage l: grid l+1 -> l); empty if bilinear
   // Every parameter tensor in a fixed order (serialisation, Adam, gradients).
   std::vector<std::vector<float>*> tensors();
   std::vector<const std::vector<float>*> tensors() const;
@@ -75,9 +78,21 @@ struct Net {
 
 // ---- the float model (training and decoding's synthesis) ----
 
-// Bilinear upsampling of a grid (gh x gw, at 1/2^level) to h x w, and its transpose.
-void upsample(const float* g, const Grid& gg, int level, int h, int w, float* out);
-void upsample_backward(const float* dout, const Grid& gg, int level, int h, int w, float* dg);
+// Upsampling (upsampling.cc): the grids y to the features [L][P] of the image (gr[0]'s size),
+// with the net's learned filters or bilinearly (n.s.learned_up); scratch keeps what the
+// backward pass needs. The backward pass adds d features / d y to dy and / d filters to g->up.
+struct UpScratch {
+  std::vector<std::vector<float>> in, mid;  // per stage: its input stack, its rows pass
+};
+void upsample(const Net& n, const std::vector<Grid>& gr, const std::vector<std::vector<float>>& y, float* feat,
+              UpScratch* scratch = nullptr);
+void upsample_backward(const Net& n, const std::vector<Grid>& gr, const float* d_feat, const UpScratch& s,
+                       std::vector<std::vector<float>>& dy, Net* g);
+// One grid (gh x gw, at 1/2^level) straight to h x w bilinearly, and its transpose.
+void upsample_bilinear(const float* g, const Grid& gg, int level, int h, int w, float* out);
+void upsample_bilinear_backward(const float* dout, const Grid& gg, int level, int h, int w, float* dg);
+// The learned filters' initial value (Keys' bicubic): output 2i+1 = sum_t k[t] in[i-1+t].
+const std::array<float, 4>& bicubic_taps();
 
 // Synthesis of P = h x w pixels from features [L][P] into rgb [3][P] (planar).
 // scratch: keeps the activations for synthesis_backward.

@@ -27,10 +27,12 @@ std::vector<Grid> grids(int w, int h, int levels) {
 }
 
 std::vector<std::vector<float>*> Net::tensors() {
-  return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2};
+  if (!s.learned_up) return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2};
+  return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2, &up};
 }
 std::vector<const std::vector<float>*> Net::tensors() const {
-  return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2};
+  if (!s.learned_up) return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2};
+  return {&w1, &b1, &w2, &b2, &wc, &bc, &a1, &c1, &a2, &c2, &up};
 }
 
 void Net::init(const Sizes& sz, std::mt19937& rng) {
@@ -55,6 +57,9 @@ void Net::init(const Sizes& sz, std::mt19937& rng) {
   c1.assign(size_t(A), 0.f);
   uniform(a2, size_t(2) * A, 0.01);
   c2.assign(2, 0.f);
+  up.clear();
+  if (s.learned_up)
+    for (int l = 0; l + 1 < L; ++l) up.insert(up.end(), bicubic_taps().begin(), bicubic_taps().end());
 }
 
 void Net::zero_like(const Net& o) {
@@ -62,71 +67,6 @@ void Net::zero_like(const Net& o) {
   auto src = o.tensors();
   auto dst = tensors();
   for (size_t i = 0; i < src.size(); ++i) dst[i]->assign(src[i]->size(), 0.f);
-}
-
-// ---- upsampling: bilinear, half-pixel centres, edges replicated; separable ----
-namespace {
-struct Taps {
-  std::vector<int> i0, i1;
-  std::vector<float> w0, w1;
-};
-Taps taps(int n_out, int n_in, int level) {
-  Taps t;
-  const double f = double(1 << level);
-  for (int o = 0; o < n_out; ++o) {
-    const double s = (o + 0.5) / f - 0.5;
-    const int a = int(std::floor(s));
-    const float frac = float(s - a);
-    t.i0.push_back(std::clamp(a, 0, n_in - 1));
-    t.i1.push_back(std::clamp(a + 1, 0, n_in - 1));
-    t.w0.push_back(1.f - frac);
-    t.w1.push_back(frac);
-  }
-  return t;
-}
-}  // namespace
-
-void upsample(const float* g, const Grid& gg, int level, int h, int w, float* out) {
-  if (level == 0) {
-    std::copy(g, g + size_t(h) * w, out);
-    return;
-  }
-  const Taps tx = taps(w, gg.w, level), ty = taps(h, gg.h, level);
-  std::vector<float> tmp(size_t(gg.h) * w);  // rows of the grid, columns at full width
-  for (int r = 0; r < gg.h; ++r)
-    for (int x = 0; x < w; ++x)
-      tmp[size_t(r) * w + x] = tx.w0[x] * g[size_t(r) * gg.w + tx.i0[x]] + tx.w1[x] * g[size_t(r) * gg.w + tx.i1[x]];
-#pragma omp parallel for schedule(static)
-  for (int y = 0; y < h; ++y) {
-    const float* r0 = &tmp[size_t(ty.i0[y]) * w];
-    const float* r1 = &tmp[size_t(ty.i1[y]) * w];
-    float* o = out + size_t(y) * w;
-    for (int x = 0; x < w; ++x) o[x] = ty.w0[y] * r0[x] + ty.w1[y] * r1[x];
-  }
-}
-
-void upsample_backward(const float* dout, const Grid& gg, int level, int h, int w, float* dg) {
-  if (level == 0) {
-    for (size_t i = 0; i < size_t(h) * w; ++i) dg[i] += dout[i];
-    return;
-  }
-  const Taps tx = taps(w, gg.w, level), ty = taps(h, gg.h, level);
-  std::vector<float> tmp(size_t(gg.h) * w, 0.f);
-  for (int y = 0; y < h; ++y) {
-    float* r0 = &tmp[size_t(ty.i0[y]) * w];
-    float* r1 = &tmp[size_t(ty.i1[y]) * w];
-    const float* d = dout + size_t(y) * w;
-    for (int x = 0; x < w; ++x) {
-      r0[x] += ty.w0[y] * d[x];
-      r1[x] += ty.w1[y] * d[x];
-    }
-  }
-  for (int r = 0; r < gg.h; ++r)
-    for (int x = 0; x < w; ++x) {
-      const float v = tmp[size_t(r) * w + x];
-      dg[size_t(r) * gg.w + tx.i0[x]] += tx.w0[x] * v;
-      dg[size_t(r) * gg.w + tx.i1[x]] += tx.w1[x] * v;
-    }
 }
 
 // ---- synthesis ----
@@ -582,7 +522,7 @@ std::vector<float> reconstruct(const Net& n, const std::vector<Grid>& gr,
   // Each grid upsampled once (the whole stack is L floats a pixel).
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> feat(size_t(L) * P);
-  for (int l = 0; l < L; ++l) upsample(y[l].data(), gr[l], l, h, w, &feat[size_t(l) * P]);
+  upsample(n, gr, y, feat.data());
   if (upsample_ms)
     *upsample_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   constexpr int kBand = 32;

@@ -23,6 +23,8 @@ done
 for img in rgb0 rgb1 gray; do
   "$NLC" encode "$WORK/img/$img.png" --codec inr --effort 0 -q 2 -o "$WORK/corpus/${img}_inr.nlc" 2>/dev/null
 done
+# and the frozen INR stream of parameters version 1 (bilinear upsampling), which no encoder writes now
+cp "$SRC/conformance/streams/crop64x48_inr_v1_q2.nlc" "$WORK/corpus/"
 echo "seed corpus: $(ls "$WORK/corpus" | wc -l) streams"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 "$FUZZER" -max_total_time="$SECONDS_" -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
