@@ -5,6 +5,7 @@
 #include <csignal>
 #include <bit>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -55,6 +56,10 @@ const char* kUsage =
     "                     usable, else the CPU with one line on stderr)\n"
     "  --tensor-cores     with the GPU: convolutions on tensor cores (reduced precision)\n"
     "  --force            replace a read-only output file\n"
+    "  --max-pixels N     decode: refuse streams of more than N pixels (default and most:\n"
+    "                     16384 x 16384), before allocating anything\n"
+    "  --max-seconds S    decode: stop (exit 1) once decoding has run S seconds (checked\n"
+    "                     after each tile; default: no limit)\n"
     "  -h, --help         this text\n"
     "\n"
     "exit codes: 0 success, 1 failure (unreadable input, bad model...), 2 usage error\n";
@@ -75,6 +80,7 @@ struct Options {
   int threads = 0;
   std::string codec;  // "" (the model's) or "inr"
   int effort = 1;
+  nlc::DecodeLimits limits;
 };
 
 double number(const std::string& v, const std::string& what) {
@@ -145,6 +151,14 @@ Options parse(int argc, char** argv) {
       o.effort = e[0] - '0';
     } else if (a == "--force") {
       o.force = true;
+    } else if (a == "--max-pixels") {
+      const double n = number(value("--max-pixels"), "--max-pixels");
+      if (!(n >= 1) || n > double(nlc::kMaxDecodedPixels) || n != std::floor(n))
+        throw UsageError("--max-pixels must be a whole number from 1 to " + std::to_string(nlc::kMaxDecodedPixels));
+      o.limits.max_pixels = uint64_t(n);
+    } else if (a == "--max-seconds") {
+      o.limits.max_seconds = number(value("--max-seconds"), "--max-seconds");
+      if (!(o.limits.max_seconds > 0)) throw UsageError("--max-seconds must be positive");
     } else if (a == "--latent") {
       o.latent = true;
     } else if (a == "--reference") {
@@ -352,6 +366,7 @@ int run(const Options& o) {
   if (o.command == "decode" && o.latent) {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);
+    dec.set_limits(o.limits);
     choose_device(dec, o.device, o.tensor_cores);
     const nlc::DecodedLatent l = dec.decode_latent(s.data(), s.size());
     nlc::write_file_atomic(o.output, npy(l), write_options(o));
@@ -362,6 +377,7 @@ int run(const Options& o) {
   if (o.command == "decode") {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);
+    dec.set_limits(o.limits);
     choose_device(dec, o.device, o.tensor_cores);
     auto t0 = clock::now();
     nlc::Image img = dec.decode(s);

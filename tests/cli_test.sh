@@ -43,6 +43,14 @@ grep -q "bpp         $want" "$TMP/out" || { echo "FAIL: info bpp is not 8 x byte
 cmp -s "$TMP/a.nlc" "$TMP/b.nlc" || { echo "FAIL: stdin/stdout encode differs"; fail=1; }
 "$NLC" decode - -m "$M" -o - < "$TMP/a.nlc" > "$TMP/b.png" 2>/dev/null
 cmp -s "$TMP/a.png" "$TMP/b.png" || { echo "FAIL: stdin/stdout decode differs"; fail=1; }
+# Decoding limits: a stream over --max-pixels is refused (exit 1, the limit named); at the
+# image's size it decodes; bad values are usage errors.
+expect 1 "decode over --max-pixels" -- "$NLC" decode "$TMP/a.nlc" -m "$M" --max-pixels 393215 -o "$TMP/lim.png"
+grep -q "larger than the limit of 393215 pixels" "$TMP/err" || { echo "FAIL: pixel limit not named"; cat "$TMP/err"; fail=1; }
+[ ! -e "$TMP/lim.png" ] || { echo "FAIL: output written despite the limit"; fail=1; }
+expect 0 "decode at --max-pixels" -- "$NLC" decode "$TMP/a.nlc" -m "$M" --max-pixels 393216 --max-seconds 600 -o "$TMP/lim.png"
+expect 2 "bad --max-pixels" -- "$NLC" decode "$TMP/a.nlc" -m "$M" --max-pixels 0 -o "$TMP/lim.png"
+expect 2 "bad --max-seconds" -- "$NLC" decode "$TMP/a.nlc" -m "$M" --max-seconds -1 -o "$TMP/lim.png"
 head -c 100 "$TMP/a.nlc" > "$TMP/cut.nlc"
 expect 1 "truncated stream" -- "$NLC" decode "$TMP/cut.nlc" -m "$M" -o "$TMP/c.png"
 grep -q "invalid stream" "$TMP/err" || { echo "FAIL: truncation not reported as invalid stream"; fail=1; }

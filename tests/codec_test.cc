@@ -160,21 +160,26 @@ TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
 #endif
 }
 
+// A stream rebuilt from `one`'s header and sections as a side x side image in tiles of
+// `tile`: every tile gets `one`'s sections, or sections of the same types with empty payloads.
+std::vector<uint8_t> restream(const std::vector<uint8_t>& one, uint32_t side, uint32_t tile, bool payloads) {
+  const bitstream::Parsed p = bitstream::parse(one.data(), one.size());
+  bitstream::Header h = p.header;
+  h.width = h.height = side;
+  h.tile_size = tile;
+  std::vector<bitstream::Section> sections;
+  const uint32_t tiles = ((side + tile - 1) / tile) * ((side + tile - 1) / tile);
+  for (uint32_t t = 0; t < tiles; ++t)
+    for (const auto& sv : p.sections)
+      sections.push_back({sv.type, true, payloads ? std::vector<uint8_t>(sv.data, sv.data + sv.size) : std::vector<uint8_t>{}});
+  return bitstream::write(h, sections);
+}
+
 // A 1.3 kB stream announcing 16384x16384 in 64 tiles of 2048 (128 empty sections, a valid
 // container) fails at its first tile without the output being allocated: the decoder used
 // to zero-fill 805 MB first.
 TEST(Codec, ShortStreamDeclaringAHugeImageAllocatesNothingLarge) {
-  const auto s = Encoder(kModel).encode(test_image(20, 20, 3, 1), 1.0);
-  const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
-  bitstream::Header h = p.header;
-  h.width = h.height = 16384;
-  h.tile_size = 2048;
-  std::vector<bitstream::Section> sections;
-  for (int t = 0; t < 64; ++t) {
-    sections.push_back({0x01, true, {}});
-    sections.push_back({0x02, true, {}});
-  }
-  const auto bomb = bitstream::write(h, sections);
+  const auto bomb = restream(Encoder(kModel).encode(test_image(20, 20, 3, 1), 1.0), 16384, 2048, false);
   EXPECT_LT(bomb.size(), 1400u);
   struct rusage before {}, after {};
   getrusage(RUSAGE_SELF, &before);
@@ -183,6 +188,48 @@ TEST(Codec, ShortStreamDeclaringAHugeImageAllocatesNothingLarge) {
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 100 * 1024) << "KiB more peak memory";
 #endif
+}
+
+// Decoding limits (issue 16): a stream over max_pixels is refused before anything is
+// allocated; a valid stream of many repeated tiles (the review's 633 kB stream asked for 16
+// CPU-minutes) stops within a tile of max_seconds. Both are LimitErrors, which are StreamErrors.
+TEST(Codec, DecodeLimitsBoundPixelsAndTime) {
+  const auto small = Encoder(kModel).encode(test_image(20, 20, 3, 1), 1.0);
+  Decoder dec(kModel);
+  EXPECT_EQ(dec.limits().max_pixels, kMaxDecodedPixels);
+  EXPECT_EQ(dec.limits().max_seconds, 0.0);
+  dec.set_limits({399, 0});
+  try {
+    dec.decode(small);
+    FAIL() << "stream over the pixel limit decoded";
+  } catch (const LimitError& e) {
+    EXPECT_NE(std::string(e.what()).find("larger than the limit of 399 pixels"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(dec.decode_latent(small.data(), small.size()), LimitError);
+  EXPECT_THROW(dec.decode_batch({small}), LimitError);
+  dec.set_limits({400, 0});
+  EXPECT_EQ(dec.decode(small).width, 20);
+  dec.set_limits({uint64_t(1) << 40, 0});
+  EXPECT_EQ(dec.limits().max_pixels, kMaxDecodedPixels);  // lowered to the format's limit
+
+  // 16 copies of one 1024x1024 tile's sections as a 4096x4096 stream: valid, slow.
+  const auto repeated = restream(Encoder(kModel).encode(test_image(1024, 1024, 3, 2), 0.5), 4096, 1024, true);
+  dec.set_limits({kMaxDecodedPixels, 1e-6});
+  try {
+    dec.decode(repeated);
+    FAIL() << "time limit ignored";
+  } catch (const LimitError& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped after 1 of 16 tiles"), std::string::npos) << e.what();
+  }
+  try {
+    dec.decode_latent(repeated.data(), repeated.size());
+    FAIL() << "time limit ignored by decode_latent";
+  } catch (const LimitError& e) {
+    EXPECT_NE(std::string(e.what()).find("of 16 tiles"), std::string::npos) << e.what();
+  }
+  dec.set_limits({});
+  const Image all = dec.decode(repeated);  // without a limit the same stream decodes
+  EXPECT_EQ(all.width, 4096);
 }
 
 // The thread count is process-wide: set on one thread, used by coding calls on another.

@@ -33,6 +33,9 @@ nlc_status guarded(F&& f) {
   } catch (const nlc::ModelError& e) {
     g_error = e.what();
     return NLC_ERROR_MODEL;
+  } catch (const nlc::LimitError& e) {
+    g_error = e.what();
+    return NLC_ERROR_LIMIT;
   } catch (const nlc::StreamError& e) {
     g_error = e.what();
     return NLC_ERROR_STREAM;
@@ -163,6 +166,19 @@ nlc_status nlc_decode(nlc_decoder* dec, const uint8_t* stream, size_t size, uint
     *width = img.width;
     *height = img.height;
     *channels = img.channels;
+  });
+}
+
+nlc_status nlc_decoder_set_limits(nlc_decoder* dec, uint64_t max_pixels, double max_seconds) {
+  if (!dec || !(max_seconds >= 0)) {
+    g_error = "nlc_decoder_set_limits: invalid argument (decoder is NULL or max_seconds negative or NaN)";
+    return NLC_ERROR_ARGUMENT;
+  }
+  return guarded([&] {
+    nlc::DecodeLimits l;
+    if (max_pixels) l.max_pixels = max_pixels;
+    l.max_seconds = max_seconds;
+    dec->dec.set_limits(l);
   });
 }
 

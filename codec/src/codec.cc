@@ -68,7 +68,7 @@ struct Prepared {
   std::vector<Tile> tiles;  // tile k's sections are p.sections[k * per_tile ...]
 };
 
-Prepared prepare(const Architecture& m, const uint8_t* data, size_t size) {
+Prepared prepare(const Architecture& m, const uint8_t* data, size_t size, const DecodeLimits& limits) {
   Prepared r;
   bitstream::Parsed& p = r.p;
   const std::vector<uint8_t> known = section_types(m);
@@ -82,9 +82,12 @@ Prepared prepare(const Architecture& m, const uint8_t* data, size_t size) {
   const uint32_t W = p.header.width, H = p.header.height;
   const uint32_t T = p.header.tile_size;
   if (uint64_t(W) * H > kMaxDecodedPixels)
-    throw StreamError("stream image " + std::to_string(W) + "x" + std::to_string(H) +
-                      " is larger than this decoder reconstructs (" +
-                      std::to_string(kMaxDecodedPixels) + " pixels)");
+    throw LimitError("stream image " + std::to_string(W) + "x" + std::to_string(H) +
+                     " is larger than this decoder reconstructs (" + std::to_string(kMaxDecodedPixels) +
+                     " pixels)");
+  if (uint64_t(W) * H > limits.max_pixels)
+    throw LimitError("stream image " + std::to_string(W) + "x" + std::to_string(H) + " is larger than the limit of " +
+                     std::to_string(limits.max_pixels) + " pixels");
   if (T == 0 && uint64_t(W) * H > kMaxUntiledPixels)
     throw StreamError("untiled stream larger than " + std::to_string(kMaxUntiledPixels) +
                       " pixels (this decoder needs such images tiled)");
@@ -115,12 +118,34 @@ Prepared prepare(const Architecture& m, const uint8_t* data, size_t size) {
   return r;
 }
 
+// The time limit of one decode call (DecodeLimits::max_seconds), checked between tiles.
+class Deadline {
+ public:
+  explicit Deadline(double seconds) : seconds_(seconds), start_(std::chrono::steady_clock::now()) {}
+  void check(size_t done, size_t total, const char* what = "tiles") const {
+    if (seconds_ <= 0) return;
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (t > seconds_)
+      throw LimitError("decoding took longer than the limit of " + fmt_seconds(seconds_) + " s (stopped after " +
+                       std::to_string(done) + " of " + std::to_string(total) + " " + what + ")");
+  }
+
+ private:
+  static std::string fmt_seconds(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", s);
+    return b;
+  }
+  double seconds_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 // Decodes the prepared streams' tiles into `out` (one image each, sized here): one tile at a
 // time on a backend that does not batch (bounded memory), else as many tiles per call as
 // the backend takes. A failing tile throws StreamError, the first in stream and tile order,
 // its message prefixed by prefix(stream index).
 void decode_prepared(Architecture& m, std::vector<Prepared>& streams, std::vector<Image>& out,
-                     const std::function<std::string(size_t)>& prefix) {
+                     const std::function<std::string(size_t)>& prefix, const Deadline& deadline) {
   // Output images grow as their tiles decode (raster order), so that a short stream that
   // declares a huge image costs memory only for what its data proves.
   out.clear();
@@ -162,6 +187,7 @@ void decode_prepared(Architecture& m, std::vector<Prepared>& streams, std::vecto
       place(tiles[r - first], o, t.x0, t.y0);
     }
     first = last;
+    if (first < order.size()) deadline.check(first, order.size());
   }
 }
 
@@ -292,14 +318,32 @@ std::vector<std::pair<std::string, double>> Decoder::last_profile() const {
 std::string Decoder::device() const { return impl_->model->backend().describe(); }
 const std::string& Decoder::model_identity() const { return impl_->model->identity_hex(); }
 
+void Decoder::set_limits(const DecodeLimits& limits) {
+  impl_->limits = limits;
+  impl_->limits.max_pixels = std::min(limits.max_pixels, kMaxDecodedPixels);
+}
+const DecodeLimits& Decoder::limits() const { return impl_->limits; }
+
+namespace {
+// A stream's error with "stream i: " before it, of the same kind (a LimitError stays one).
+[[noreturn]] void rethrow_with_prefix(const StreamError& e, const std::string& prefix) {
+  if (dynamic_cast<const LimitError*>(&e)) throw LimitError(prefix + e.what());
+  throw StreamError(prefix + e.what());
+}
+
+Image decode_one(Decoder::Impl& d, const uint8_t* data, size_t size, const Deadline& deadline) {
+  Architecture& m = d.for_stream(data, size);
+  std::vector<Prepared> one;
+  one.push_back(prepare(m, data, size, d.limits));
+  std::vector<Image> out;
+  decode_prepared(m, one, out, [](size_t) { return std::string(); }, deadline);
+  return std::move(out[0]);
+}
+}  // namespace
+
 Image Decoder::decode(const uint8_t* data, size_t size) {
   apply_threads();
-  Architecture& m = impl_->for_stream(data, size);
-  std::vector<Prepared> one;
-  one.push_back(prepare(m, data, size));
-  std::vector<Image> out;
-  decode_prepared(m, one, out, [](size_t) { return std::string(); });
-  return std::move(out[0]);
+  return decode_one(*impl_, data, size, Deadline(impl_->limits.max_seconds));
 }
 
 std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>& streams) {
@@ -311,16 +355,18 @@ std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>
     try {
       mixed = &impl_->for_stream(streams[i].data(), streams[i].size()) != impl_->model.get();
     } catch (const StreamError& e) {
-      throw StreamError(prefix(i) + e.what());
+      rethrow_with_prefix(e, prefix(i));
     }
   }
+  const Deadline deadline(impl_->limits.max_seconds);
   if (mixed) {
     std::vector<Image> out;
     for (size_t i = 0; i < streams.size(); ++i) {
       try {
-        out.push_back(decode(streams[i]));
+        if (i > 0) deadline.check(i, streams.size(), "streams");
+        out.push_back(decode_one(*impl_, streams[i].data(), streams[i].size(), deadline));
       } catch (const StreamError& e) {
-        throw StreamError(prefix(i) + e.what());
+        rethrow_with_prefix(e, prefix(i));
       }
     }
     return out;
@@ -329,20 +375,21 @@ std::vector<Image> Decoder::decode_batch(const std::vector<std::vector<uint8_t>>
   prepared.reserve(streams.size());
   for (size_t i = 0; i < streams.size(); ++i) {
     try {
-      prepared.push_back(prepare(*impl_->model, streams[i].data(), streams[i].size()));
+      prepared.push_back(prepare(*impl_->model, streams[i].data(), streams[i].size(), impl_->limits));
     } catch (const StreamError& e) {
-      throw StreamError(prefix(i) + e.what());
+      rethrow_with_prefix(e, prefix(i));
     }
   }
   std::vector<Image> out;
-  decode_prepared(*impl_->model, prepared, out, prefix);
+  decode_prepared(*impl_->model, prepared, out, prefix, deadline);
   return out;
 }
 
 DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
   apply_threads();
+  const Deadline deadline(impl_->limits.max_seconds);
   Architecture& m = impl_->for_stream(data, size);
-  const Prepared s = prepare(m, data, size);
+  const Prepared s = prepare(m, data, size, impl_->limits);
   const int stride = m.latent_stride(), a = m.align();
   auto padded = [a](uint32_t v) { return int((v + uint32_t(a) - 1) / uint32_t(a) * uint32_t(a)); };
   DecodedLatent r;
@@ -352,6 +399,7 @@ DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
   r.width = padded(s.p.header.width) / stride;
   const size_t per_tile = m.tile_sections().size();
   for (size_t k = 0; k < s.tiles.size(); ++k) {
+    if (k > 0) deadline.check(k, s.tiles.size());
     const auto& t = s.tiles[k];
     // Tiles start at multiples of the tile size, itself a multiple of align (prepare), so
     // each tile's latent lands on whole latent elements.

@@ -19,6 +19,7 @@ struct Decoder::Impl {
   Architecture* last = nullptr;              // the one that decoded the last stream
   std::string device = "cpu";
   nlc::DeviceOptions device_options;
+  DecodeLimits limits;
   // The architecture that decodes a stream whose header names `id`: the model's, or a
   // model-free codec's; StreamError (wrong model) otherwise.
   Architecture& for_stream(const uint8_t* data, size_t size);

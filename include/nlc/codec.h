@@ -88,6 +88,26 @@ class Encoder {
   std::unique_ptr<Impl> impl_;
 };
 
+// Images up to this many pixels are coded whole; larger ones in independent tiles of
+// kTileSize x kTileSize (raster order), so that the transforms' memory stays bounded by one
+// tile's tensors (about 1 GiB at most) whatever the image size.
+inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
+inline constexpr uint32_t kTileSize = 1024;
+// Largest image a Decoder reconstructs (the output alone is 3 bytes a pixel): streams that
+// announce more are refused before anything is allocated.
+inline constexpr uint64_t kMaxDecodedPixels = uint64_t(16384) * 16384;
+
+// Bounds on the work one stream may cause a Decoder (set_limits). A stream is checked against
+// max_pixels before anything is allocated; the time is checked after every tile (a tile's
+// own work is bounded by its size), so a decode stops within one tile of max_seconds.
+// Exceeding either throws LimitError. The defaults bound memory (the format's own limit,
+// 268 Mpixels, 0.8 GB of output) but not time: a service decoding untrusted streams should
+// set both (a valid 633 kB stream of repeated tiles can ask for 16 CPU-minutes).
+struct DecodeLimits {
+  uint64_t max_pixels = kMaxDecodedPixels;  // width x height of the decoded image
+  double max_seconds = 0;                   // wall time of one decode call; 0: none
+};
+
 class Decoder {
  public:
   // model_path: the model of the streams it decodes; streams of codecs that need no model
@@ -111,6 +131,11 @@ class Decoder {
   // Milliseconds per stage of the last decode, for codecs that measure them (the INR codec:
   // parameters, ARM, upsampling, synthesis; summed over tiles); empty otherwise.
   std::vector<std::pair<std::string, double>> last_profile() const;
+  // See DecodeLimits; applies to decode, decode_batch (max_pixels to each stream, max_seconds
+  // to the whole call; the check between tiles counts "tiles" or "streams") and decode_latent.
+  // max_pixels above the format's limit is lowered to it.
+  void set_limits(const DecodeLimits& limits);
+  const DecodeLimits& limits() const;
 
   struct Impl;
 
@@ -119,14 +144,6 @@ class Decoder {
   std::unique_ptr<Impl> impl_;
 };
 
-// Images up to this many pixels are coded whole; larger ones in independent tiles of
-// kTileSize x kTileSize (raster order), so that the transforms' memory stays bounded by one
-// tile's tensors (about 1 GiB at most) whatever the image size.
-inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
-inline constexpr uint32_t kTileSize = 1024;
-// Largest image a Decoder reconstructs (the output alone is 3 bytes a pixel): streams that
-// announce more are refused before anything is allocated.
-inline constexpr uint64_t kMaxDecodedPixels = uint64_t(16384) * 16384;
 
 // The default model: $NLC_MODEL, else <prefix>/share/nlc/default.nlcm next to the
 // executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.

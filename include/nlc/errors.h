@@ -24,6 +24,14 @@ class StreamError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A stream that asks for more than the decoder's limits allow (DecodeLimits in codec.h):
+// more pixels, or more decoding time. A kind of StreamError (the stream is refused), told
+// apart so that a service can answer "too large" rather than "corrupt".
+class LimitError : public StreamError {
+ public:
+  using StreamError::StreamError;
+};
+
 // A device that cannot be used: --device cuda without a usable GPU, a missing or broken
 // GPU plugin, an architecture the GPU backend does not run.
 class DeviceError : public std::runtime_error {

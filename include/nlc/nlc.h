@@ -23,7 +23,8 @@ typedef enum {
   NLC_ERROR_STREAM = 4,   /* stream truncated, corrupt, or for another model */
   NLC_ERROR_MEMORY = 5,   /* out of memory */
   NLC_ERROR_INTERNAL = 6, /* anything else */
-  NLC_ERROR_DEVICE = 7    /* the device asked for cannot be used (no GPU, no plugin) */
+  NLC_ERROR_DEVICE = 7,   /* the device asked for cannot be used (no GPU, no plugin) */
+  NLC_ERROR_LIMIT = 8     /* the stream needs more than nlc_decoder_set_limits allows */
 } nlc_status;
 
 typedef struct nlc_encoder nlc_encoder;
@@ -63,6 +64,11 @@ void nlc_decoder_destroy(nlc_decoder* dec);
 nlc_status nlc_decode_latent(nlc_decoder* dec, const uint8_t* stream, size_t size,
                              float** latent, int* height, int* width, int* channels,
                              int* stride, double* quality);
+/* Bounds on what one stream may cost (C++ nlc::DecodeLimits): streams of more than max_pixels
+ * pixels are refused before anything is allocated (0: the format's limit, 16384*16384); a
+ * decode stops with NLC_ERROR_LIMIT once it has run max_seconds (checked after each tile;
+ * 0: no limit, the default). A service decoding untrusted streams should set both. */
+nlc_status nlc_decoder_set_limits(nlc_decoder* dec, uint64_t max_pixels, double max_seconds);
 /* As nlc_encoder_set_device. */
 nlc_status nlc_decoder_set_device(nlc_decoder* dec, const char* device, int tensor_cores);
 /* On success *pixels (nlc_free it) holds width*height*channels bytes, rows packed. */

@@ -44,6 +44,18 @@ int main(int argc, char** argv) {
     fprintf(stderr, "decode_latent: a truncated stream was not reported\n");
     return 1;
   }
+  /* Limits: a stream over max_pixels is NLC_ERROR_LIMIT with the limit named; 0 restores. */
+  if (nlc_decoder_set_limits(dec, (uint64_t)w * h - 1, 0) != NLC_OK ||
+      nlc_decode(dec, s, n, &out, &ow, &oh, &oc) != NLC_ERROR_LIMIT || !strstr(nlc_last_error(), "limit") ||
+      nlc_decoder_set_limits(dec, 0, -1) != NLC_ERROR_ARGUMENT || nlc_decoder_set_limits(dec, 0, 0) != NLC_OK) {
+    fprintf(stderr, "decoder limits: %s\n", nlc_last_error());
+    return 1;
+  }
+  if (nlc_decode(dec, s, n, &out, &ow, &oh, &oc) != NLC_OK) {
+    fprintf(stderr, "decode after the limits were lifted: %s\n", nlc_last_error());
+    return 1;
+  }
+  nlc_free(out);
   const size_t bytes = n;
   if (nlc_decode(dec, s, n / 2, &out, &ow, &oh, &oc) != NLC_ERROR_STREAM || !*nlc_last_error()) {
     fprintf(stderr, "a truncated stream was not reported\n");
