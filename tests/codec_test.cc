@@ -183,7 +183,12 @@ TEST(Codec, ShortStreamDeclaringAHugeImageAllocatesNothingLarge) {
   EXPECT_LT(bomb.size(), 1400u);
   struct rusage before {}, after {};
   getrusage(RUSAGE_SELF, &before);
-  EXPECT_THROW(Decoder(kModel).decode(bomb), StreamError);
+  try {
+    Decoder(kModel).decode(bomb);
+    ADD_FAILURE() << "accepted";
+  } catch (const StreamError& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated (no lane count)"), std::string::npos) << e.what();
+  }
   getrusage(RUSAGE_SELF, &after);
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 100 * 1024) << "KiB more peak memory";

@@ -127,7 +127,7 @@ Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o) {
   for (int it = 0; it < total; ++it) {
     if (o.stop && o.stop->load()) break;
     const bool soft = it < soft_iters;
-    // Learning rate: cosine from 1e-2 to 1e-3 over the soft phase, then 1e-3 (straight-through).
+    // Learning rate: cosine from lr0 to lr0 / 10 over the soft phase, then lr_hard.
     const double lr = soft ? lr0 * (0.55 + 0.45 * std::cos(M_PI * it / soft_iters)) : lr_hard;
     adam_net.lr = lr;
     adam_y.lr = lr * latent_lr_scale;
