@@ -268,7 +268,7 @@ namespace {
 // The ARM on a block of up to kBlock latents of one lane, laid out structure-of-arrays
 // (context m of latent b at c[m][b]) so that every layer is a loop over the block that the
 // compiler vectorises (built for AVX2 and the baseline, picked at load time).
-constexpr int kBlock = 64;
+constexpr int kBlock = 64, kLanes = 16;  // kLanes: a register tile (one AVX-512 vector)
 struct ArmBlock {
   int nb = 0;
   float c[kArmInputs][kBlock];
@@ -282,28 +282,36 @@ struct ArmBlock {
 __attribute__((target_clones("avx512f", "avx2", "default")))
 double arm_block(const Net& n, ArmBlock& B, Net* g) {
   const int A = n.s.arm_hidden, nb = B.nb;
+  // Loops over the block's latents outermost (vectorised), the sums over inputs inside, so
+  // each sum stays in a register (summing row by row through memory stalled on the stores).
   for (int a = 0; a < A; ++a) {
+    const float* w = &n.a1[size_t(a) * kArmInputs];
+    const float bias = n.c1[a];
     float* h = B.h[a];
-    for (int b = 0; b < nb; ++b) h[b] = n.c1[a];
-    for (int m = 0; m < kArmInputs; ++m) {
-      const float w = n.a1[size_t(a) * kArmInputs + m];
-      const float* c = B.c[m];
-      for (int b = 0; b < nb; ++b) h[b] += w * c[b];
-    }
-    for (int b = 0; b < nb; ++b) h[b] = h[b] > 0.f ? h[b] : 0.f;
-  }
-  float mu[kBlock], sv[kBlock];
-  for (int b = 0; b < nb; ++b) {
-    mu[b] = n.c2[0];
-    sv[b] = n.c2[1];
-  }
-  for (int a = 0; a < A; ++a) {
-    const float w0 = n.a2[a], w1 = n.a2[size_t(A) + a];
-    const float* h = B.h[a];
+#pragma omp simd
     for (int b = 0; b < nb; ++b) {
-      mu[b] += w0 * h[b];
-      sv[b] += w1 * h[b];
+      float acc = bias;
+      for (int m = 0; m < kArmInputs; ++m) acc += w[m] * B.c[m][b];
+      h[b] = acc > 0.f ? acc : 0.f;
     }
+  }
+  // Sums over a run-time count (A) go through a register tile of kLanes latents: the compiler
+  // does not vectorise an outer loop whose inner trip count is unknown. A partial block's
+  // last tile also computes a few stale lanes (finite leftovers of the previous block, and
+  // zero in a new ArmBlock), which nothing reads.
+  float mu[kBlock], sv[kBlock];
+  for (int b0 = 0; b0 < nb; b0 += kLanes) {
+    float m0[kLanes], s0[kLanes];
+    for (int k = 0; k < kLanes; ++k) m0[k] = n.c2[0], s0[k] = n.c2[1];
+    for (int a = 0; a < A; ++a) {
+      const float w0 = n.a2[a], w1 = n.a2[size_t(A) + a];
+      const float* h = &B.h[a][b0];
+      for (int k = 0; k < kLanes; ++k) {
+        m0[k] += w0 * h[k];
+        s0[k] += w1 * h[k];
+      }
+    }
+    for (int k = 0; k < kLanes; ++k) mu[b0 + k] = m0[k], sv[b0 + k] = s0[k];
   }
   // The Laplace bin probability (laplace_bin(), the double reference, in float with the fast
   // functions so that the loop vectorises) and its derivatives.
@@ -361,15 +369,16 @@ double arm_block(const Net& n, ArmBlock& B, Net* g) {
     }
   }
   // d contexts, left in B.c (no longer needed): dc[m][b] = sum_a a1[a][m] * dh[a][b].
-  for (int m = 0; m < kArmInputs; ++m) {
-    float* dc = B.c[m];
-    for (int b = 0; b < nb; ++b) dc[b] = 0.f;
-    for (int a = 0; a < A; ++a) {
-      const float w = n.a1[size_t(a) * kArmInputs + m];
-      const float* dh = B.dh[a];
-      for (int b = 0; b < nb; ++b) dc[b] += w * dh[b];
+  for (int m = 0; m < kArmInputs; ++m)
+    for (int b0 = 0; b0 < nb; b0 += kLanes) {
+      float acc[kLanes] = {};
+      for (int a = 0; a < A; ++a) {
+        const float w = n.a1[size_t(a) * kArmInputs + m];
+        const float* dh = &B.dh[a][b0];
+        for (int k = 0; k < kLanes; ++k) acc[k] += w * dh[k];
+      }
+      for (int k = 0; k < kLanes; ++k) B.c[m][b0 + k] = acc[k];
     }
-  }
   return double(bits);
 }
 
@@ -396,6 +405,9 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
     const float* yl = y[l].data();
     const float* yc = l + 1 < levels ? y[l + 1].data() : nullptr;
     const int cw = l + 1 < levels ? gr[l + 1].w : 0;
+    // Raster offsets of the neighbours (all behind: dy < 0, or dy = 0 and dx < 0).
+    std::array<int64_t, kContext> off;
+    for (int m = 0; m < kContext; ++m) off[size_t(m)] = int64_t(kNeighbours[m][0]) * G.w + kNeighbours[m][1];
 #pragma omp parallel
     {
       const int t = omp_get_thread_num();
@@ -407,18 +419,30 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
         const size_t begin = N * k / lanes, end = N * (k + 1) / lanes;
         for (size_t p0 = begin; p0 < end; p0 += kBlock) {
           B->nb = int(std::min<size_t>(kBlock, end - p0));
+          int i = int(p0 / size_t(G.w)), j = int(p0 % size_t(G.w));  // then stepped, not divided
           for (int b = 0; b < B->nb; ++b) {
             const size_t p = p0 + size_t(b);
-            const int i = int(p / size_t(G.w)), j = int(p % size_t(G.w));
-            for (int m = 0; m < kContext; ++m) {
-              const int ii = i + kNeighbours[m][0], jj = j + kNeighbours[m][1];
-              const bool ok = ii >= 0 && jj >= 0 && jj < G.w && size_t(ii) * G.w + jj >= begin;
-              B->pos[m][b] = ok ? int64_t(size_t(ii) * G.w + jj) : -1;
-              B->c[m][b] = ok ? yl[size_t(ii) * G.w + jj] : 0.f;
+            // Interior latents (the whole neighbourhood inside the grid and the lane: the
+            // farthest neighbour back is 3 rows up, the columns span j - 3 .. j + 2) skip the
+            // per-neighbour checks.
+            if (j >= 3 && j + 3 <= G.w && p >= begin + 3 * size_t(G.w)) {
+              for (int m = 0; m < kContext; ++m) {
+                const size_t q = p - size_t(-off[m]);
+                B->pos[m][b] = int64_t(q);
+                B->c[m][b] = yl[q];
+              }
+            } else {
+              for (int m = 0; m < kContext; ++m) {
+                const int ii = i + kNeighbours[m][0], jj = j + kNeighbours[m][1];
+                const bool ok = ii >= 0 && jj >= 0 && jj < G.w && size_t(ii) * G.w + jj >= begin;
+                B->pos[m][b] = ok ? int64_t(size_t(ii) * G.w + jj) : -1;
+                B->c[m][b] = ok ? yl[size_t(ii) * G.w + jj] : 0.f;
+              }
             }
             B->pos[kContext][b] = yc ? int64_t(size_t(i / 2) * cw + j / 2) : -1;
             B->c[kContext][b] = yc ? yc[size_t(i / 2) * cw + j / 2] : 0.f;
             B->v[b] = yl[p];
+            if (++j == G.w) j = 0, ++i;
           }
           local += arm_block(n, *B, grads ? &tg[size_t(t)] : nullptr);
           if (!grads) continue;
