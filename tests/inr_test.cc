@@ -315,16 +315,16 @@ TEST(Inr, SoftRoundingMatchesTheReference) {
   };
   std::mt19937 rng(9);
   const auto y = randv(4000, rng, 3.0);
-  for (double t : {0.3, 0.2, 0.1}) {
+  for (auto [t, amp] : {std::pair{0.3, 1.0}, std::pair{0.2, 0.75}, std::pair{0.1, 0.5}}) {
     std::vector<float> yh(y.size()), fa(y.size());
-    soft_round_noisy(y.data(), y.size(), t, 77u, yh.data(), fa.data());
+    soft_round_noisy(y.data(), y.size(), t, 77u, amp, yh.data(), fa.data());
     double mean = 0;
     for (size_t i = 0; i < y.size(); ++i) {
       const double u = fit_noise(77u, i);
       ASSERT_GE(u, -0.5);
       ASSERT_LT(u, 0.5);
       mean += u;
-      auto f = [&](double v) { return sr(sr(v, t) + u, t); };
+      auto f = [&](double v) { return sr(sr(v, t) + amp * u, t); };
       EXPECT_NEAR(yh[i], f(y[i]), 2e-5 * (1 + std::abs(y[i]))) << i;
       const double eps = 1e-4, fd = (f(y[i] + eps) - f(y[i] - eps)) / (2 * eps);
       EXPECT_NEAR(fa[i], fd, 2e-3 * (1 + std::abs(fd))) << i << " t " << t;

@@ -137,10 +137,11 @@ struct Fitted {
   Net net;
   std::vector<std::vector<float>> y;  // latents per level (continuous)
 };
-// The fit's latent proxy (C3): y_hat = sr(sr(y, t) + u, t), sr the soft rounding of Agustsson
-// & Theis (2020) at temperature t, u = fit_noise(key, i) uniform in [-1/2, 1/2); factor =
-// d y_hat / d y. Float and vectorised; tests check it against a double reference.
-void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, float* y_hat, float* factor);
+// The fit's latent proxy (C3): y_hat = sr(sr(y, t) + noise * u, t), sr the soft rounding of
+// Agustsson & Theis (2020) at temperature t, u = fit_noise(key, i) uniform in [-1/2, 1/2);
+// factor = d y_hat / d y. Float and vectorised; tests check it against a double reference.
+void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, double noise, float* y_hat,
+                      float* factor);
 float fit_noise(uint32_t key, size_t i);
 Sizes preset_sizes(int effort, int w, int h);
 int preset_iterations(int effort);
