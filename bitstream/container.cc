@@ -87,7 +87,7 @@ Parsed parse(const uint8_t* data, size_t size, const std::vector<uint8_t>* known
   const size_t hlen = get16(data + 6);
   if (hlen < kHeaderFieldBytes) throw StreamError("stream header is too short");
   if (size - 8 < hlen + 4) throw StreamError("stream truncated inside its header");
-  if (crc32c(data, 8 + hlen) != get32(data + 8 + hlen))
+  if (kCheckCrc && crc32c(data, 8 + hlen) != get32(data + 8 + hlen))
     throw StreamError("stream header checksum mismatch (corrupt stream)");
   const uint8_t* f = data + 8;
   std::memcpy(r.header.model_id.data(), f, 32);
@@ -117,7 +117,7 @@ Parsed parse(const uint8_t* data, size_t size, const std::vector<uint8_t>* known
     if (sflags > 1) throw StreamError("section " + hex2(type) + " has unknown flags");
     if (size - pos - 6 < len || size - pos - 6 - len < 4)
       throw StreamError("stream truncated inside section " + hex2(type));
-    if (crc32c(data + pos, 6 + len) != get32(data + pos + 6 + len))
+    if (kCheckCrc && crc32c(data + pos, 6 + len) != get32(data + pos + 6 + len))
       throw StreamError("section " + hex2(type) + " at byte " + std::to_string(pos) +
                         " fails its checksum (corrupt stream)");
     const bool required = sflags & 1;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds a seed corpus (valid streams of the test model at a few sizes and qualities, plus
 # truncated and bit-flipped variants) and runs the decoder fuzzer for a bounded time.
-# Prints the number of executions; fails on any finding.
+# Prints the number of executions and edges covered; fails on any finding.
 set -euo pipefail
 FUZZER=$1; NLC=$2; SRC=$3; WORK=$4; SECONDS_=${5:-120}
 rm -rf "$WORK"; mkdir -p "$WORK/corpus" "$WORK/img"
@@ -26,13 +26,5 @@ done
 # and the frozen INR stream of parameters version 1 (bilinear upsampling), which no encoder writes now
 cp "$SRC/conformance/streams/crop64x48_inr_v1_q2.nlc" "$WORK/corpus/"
 echo "seed corpus: $(ls "$WORK/corpus" | wc -l) streams"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
-"$FUZZER" -max_total_time="$SECONDS_" -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
-  -print_final_stats=1 "$WORK/corpus" 2>&1 | tee "$WORK/fuzz.log" | grep -E "^#[0-9]+ *(DONE|pulse)|ERROR|stat::number_of_executed_units" || true
-status=${PIPESTATUS[0]}
-if grep -q "ERROR: " "$WORK/fuzz.log"; then
-  echo "fuzz_decoder: FINDING"; grep -A30 "ERROR: " "$WORK/fuzz.log" | head -60; exit 1
-fi
-execs=$(grep -o "stat::number_of_executed_units: *[0-9]*" "$WORK/fuzz.log" | grep -o "[0-9]*$")
-echo "fuzz_decoder: ${execs:-?} executions in ${SECONDS_} s without a finding"
-exit "$status"
+# The run itself: bounded, failing on any finding.
+exec bash "$(dirname "$0")/run_seeded_fuzzer.sh" fuzz_decoder "$FUZZER" "$WORK/run" "$SECONDS_" 4096 "$WORK"/corpus/*
