@@ -7,6 +7,8 @@
 # (sorted by name), for a stated subset. Writes build/kodak-eval-inr-eE[-nN]/ and copies the
 # plot and the JSON to docs/.
 # Usage: bash bench/kodak_eval_inr.sh EFFORT [LIMIT] [KODAK_DIR]
+# ($NLC: the nlc binary to run, default build/nlc; e.g. a copy, so that build/ can be rebuilt
+# during the hours this takes.)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 EFFORT=${1:?usage: kodak_eval_inr.sh EFFORT [LIMIT] [KODAK_DIR]}
@@ -19,7 +21,7 @@ label="INR effort $EFFORT, commit $(git -C "$ROOT" rev-parse --short HEAD)$(git 
 # them) only for the full set, never beside a subset.
 published=()
 [ "$LIMIT" = 24 ] && published=(--published "$ROOT/bench/published/kodak_rd.json")
-"$ROOT/build/nlc" eval "$KODAK" --codec inr --effort "$EFFORT" -q 0,1,2,3 --limit "$LIMIT" \
+"${NLC:-$ROOT/build/nlc}" eval "$KODAK" --codec inr --effort "$EFFORT" -q 0,1,2,3 --limit "$LIMIT" \
   --baselines jpeg,webp,avif "${published[@]}" --label "$label" -o "$OUT"
 cp "$OUT/rd.svg" "$ROOT/docs/kodak-rd-inr-$tag.svg"
 cp "$OUT/report.json" "$ROOT/docs/kodak-eval-inr-$tag.json"

@@ -261,9 +261,9 @@ nlc::Encoder fitting_encoder(const Options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   f.progress = [t0](const nlc::FitProgress& p) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double eta = p.iteration > 0 ? s * (p.total - p.iteration) / p.iteration : 0;
-    std::fprintf(stderr, "\rfitting %5d/%d  loss %.5f  %.3f bpp  %.2f dB  %4.0f s left ",
-                 p.iteration, p.total, p.loss, p.bpp, p.psnr, eta);
+    const double eta = p.done > 0 ? s * (1 - p.done) / p.done : 0;
+    std::fprintf(stderr, "\rfitting %5d/%d %s loss %.5f  %.3f bpp  %.2f dB  %4.0f s left ",
+                 p.iteration, p.total, p.scale == 1 ? "(1/2 size)" : "          ", p.loss, p.bpp, p.psnr, eta);
     if (p.iteration == p.total) std::fputc('\n', stderr);
   };
   std::signal(SIGINT, on_sigint);

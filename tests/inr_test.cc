@@ -500,6 +500,94 @@ TEST(Inr, CodesImagesEndToEnd) {
   EXPECT_EQ(batch.size(), 2u);
 }
 
+// The half-size warm-up's pieces: the 2x2 box downscale (edges replicated, values worked by
+// hand) and the lift of a half-size model into the full one (grid l of the half model is grid
+// l+1 of the full one, grid 0 starts at zero).
+TEST(Inr, HalfSizeWarmUpPieces) {
+  std::vector<float> x(27);
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 9; ++i) x[c * 9 + i] = float(i + 10 * c);  // 3x3: 0 1 2 / 3 4 5 / 6 7 8
+  const std::vector<float> y = downscale2(x, 3, 3, 2, 2);
+  const float want[4] = {2.f, 3.5f, 6.5f, 8.f};  // (0+1+3+4)/4, (2+2+5+5)/4, (6+7+6+7)/4, 8
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(y[c * 4 + i], want[i] + float(10 * c)) << c << " " << i;
+
+  std::mt19937 rng(3);
+  const int w = 40, h = 24;
+  Fitted full, half;
+  full.net.init(preset_sizes(0, w, h), rng);
+  const int L = full.net.s.levels;
+  ASSERT_GE(L, 3);
+  Sizes hs = full.net.s;
+  hs.levels = L - 1;
+  half.net.init(hs, rng);
+  const auto gr = grids(w, h, L), hg = grids(gr[1].w, gr[1].h, L - 1);
+  for (int l = 0; l < L; ++l) full.y.push_back(randv(size_t(gr[l].w) * gr[l].h, rng, 3));
+  for (int l = 0; l + 1 < L; ++l) {
+    ASSERT_EQ(hg[l].w, gr[l + 1].w);
+    ASSERT_EQ(hg[l].h, gr[l + 1].h);
+    half.y.push_back(randv(size_t(hg[l].w) * hg[l].h, rng, 3));
+  }
+  for (auto* t : half.net.tensors())
+    for (float& v : *t) v = float(rng() % 1000) / 100;
+  const std::vector<float> col0 = [&] {
+    std::vector<float> c;
+    for (int k = 0; k < full.net.s.hidden; ++k) c.push_back(full.net.w1[size_t(k) * L]);
+    return c;
+  }();
+  const std::vector<float> up0(full.net.up.begin(), full.net.up.begin() + 4);
+  lift_half(half, full);
+  for (float v : full.y[0]) EXPECT_EQ(v, 0.f);
+  for (int l = 1; l < L; ++l) EXPECT_EQ(full.y[l], half.y[l - 1]) << l;
+  for (int k = 0; k < full.net.s.hidden; ++k) {
+    EXPECT_EQ(full.net.w1[size_t(k) * L], col0[k]);
+    for (int l = 1; l < L; ++l) EXPECT_EQ(full.net.w1[size_t(k) * L + l], half.net.w1[size_t(k) * (L - 1) + l - 1]);
+  }
+  EXPECT_EQ(std::vector<float>(full.net.up.begin(), full.net.up.begin() + 4), up0);
+  EXPECT_EQ(std::vector<float>(full.net.up.begin() + 4, full.net.up.end()), half.net.up);
+  for (auto [a, b] : {std::pair{&full.net.w2, &half.net.w2}, {&full.net.wc, &half.net.wc}, {&full.net.a1, &half.net.a1},
+                      {&full.net.a2, &half.net.a2}, {&full.net.c2, &half.net.c2}})
+    EXPECT_EQ(*a, *b);
+  Fitted wrong = half;
+  wrong.net.s.hidden += 1;
+  EXPECT_THROW(lift_half(wrong, full), std::logic_error);
+}
+
+// The fit's stages as the progress callback sees them: half size first, then full size,
+// steps counted over both and the work fraction rising to 1; stopped during the half-size
+// stage, the encoder still writes a full-size stream that decodes.
+TEST(Inr, FitRunsHalfSizeThenFullSize) {
+  std::vector<FitProgress> seen;
+  nlc::FitOptions f;
+  f.effort = 0;
+  f.progress = [&seen](const FitProgress& p) { seen.push_back(p); };
+  const Image img = test_image(64, 48, 3, 6);
+  Encoder::without_model("inr", f).encode(img, 2);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front().scale, 1);
+  EXPECT_EQ(seen.back().scale, 0);
+  EXPECT_EQ(seen.back().iteration, seen.back().total);
+  EXPECT_DOUBLE_EQ(seen.back().done, 1.0);
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GT(seen[i].iteration, seen[i - 1].iteration);
+    EXPECT_GT(seen[i].done, seen[i - 1].done);
+    EXPECT_LE(seen[i].scale, seen[i - 1].scale);
+  }
+
+  std::atomic<bool> stop{false};
+  int scale_when_stopped = -1;
+  f.stop = &stop;
+  f.progress = [&](const FitProgress& p) {
+    if (!stop) scale_when_stopped = p.scale;
+    stop = true;
+  };
+  const auto s = Encoder::without_model("inr", f).encode(img, 2);
+  EXPECT_EQ(scale_when_stopped, 1);
+  const Image out = Decoder(kModel).decode(s);
+  EXPECT_EQ(out.width, img.width);
+  EXPECT_EQ(out.height, img.height);
+}
+
 TEST(Inr, StopFlagStillWritesAValidStream) {
   std::atomic<bool> stop{true};  // Ctrl-C before the first iteration
   nlc::FitOptions f;

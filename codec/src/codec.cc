@@ -209,10 +209,7 @@ Encoder Encoder::without_model(const std::string& codec, const FitOptions& fit) 
   if (auto* inr = dynamic_cast<InrCodec*>(a.get())) {
     inr::FitOptions o;
     o.effort = fit.effort;
-    if (fit.progress)
-      o.progress = [p = fit.progress](int it, int total, double loss, double bpp, double psnr) {
-        p(FitProgress{it, total, loss, bpp, psnr});
-      };
+    o.progress = fit.progress;
     o.stop = fit.stop;
     inr->set_fit(o);
   }

@@ -50,8 +50,10 @@ struct DecodedLatent {
 // try, where to report progress, and a flag that stops fitting early (the stream is then
 // written from the state reached: still valid, at a worse rate-distortion).
 struct FitProgress {
-  int iteration = 0, total = 0;
+  int iteration = 0, total = 0;        // steps done and planned, over all stages
   double loss = 0, bpp = 0, psnr = 0;  // the fit's own estimates (before quantisation)
+  int scale = 0;      // the stage's resolution: the image halved `scale` times (a warm-up)
+  double done = 0;    // the fraction of the fit's work done (steps weighted by their cost)
 };
 struct FitOptions {
   int effort = 1;  // 0 (fastest) .. 3 (best): iterations and network sizes

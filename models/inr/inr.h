@@ -24,6 +24,7 @@
 
 #include "entropy/rans.h"
 #include "models/architecture.h"
+#include "nlc/codec.h"
 #include "nlc/image.h"
 
 namespace nlc::inr {
@@ -129,7 +130,7 @@ inline constexpr double kLogBMin = -3.0, kLogBMax = 4.875;
 struct FitOptions {
   double lambda = 1e-3;      // loss = MSE([0,1] RGB) + lambda * bpp
   int effort = 1;            // 0..3: presets (iterations, widths)
-  std::function<void(int iteration, int total, double loss, double bpp, double psnr)> progress;
+  std::function<void(const FitProgress&)> progress;  // every 10 steps and at each stage's end
   const std::atomic<bool>* stop = nullptr;  // set: stop fitting, code the current state
   uint32_t seed = 1;
 };
@@ -144,9 +145,17 @@ void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, double n
                       float* factor);
 float fit_noise(uint32_t key, size_t i);
 Sizes preset_sizes(int effort, int w, int h);
+// The fit's length in steps at full resolution (fit() spends part of it at half size).
 int preset_iterations(int effort);
-// Fits the model to an image ([3][P] planar in [0,1]).
+// Fits the model to an image ([3][P] planar in [0,1]): first the coarse grids and the
+// network on the image at half size (its grids are this image's levels 1..L-1; the rate is
+// weighed per pixel of the full image), then everything at full size from that state.
 Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o);
+// The fit's pieces, exposed for the tests: a 2x2 box downscale of [3][h][w] to w2 x h2
+// (edges replicated), and a half-size fit lifted to the full-size model (grid 0 zero, the
+// first synthesis layer's column for it and the finest upsampling stage as `full` has them).
+std::vector<float> downscale2(const std::vector<float>& x, int w, int h, int w2, int h2);
+void lift_half(const Fitted& half, Fitted& full);
 
 // ---- coding (exact: coding.cc) ----
 // The integer ARM's output for one latent: table index and integer part of mu.
