@@ -21,18 +21,20 @@ const char* kUsage =
     "usage: nlc <command> [options]\n"
     "\n"
     "commands:\n"
-    "  encode IN.png -o OUT.nlc [-q Q]       compress a PNG (8-bit RGB or gray) to a stream\n"
+    "  encode IN -o OUT.nlc [-q Q]           compress an image to a stream: PNG, JPEG (EXIF\n"
+    "                                        orientation applied), PPM or PGM, 8-bit RGB or\n"
+    "                                        gray, recognised by its content\n"
     "         [--codec inr [--effort E]]     with the INR codec: a model fitted to this image\n"
     "                                        (no model file; effort 0..3, default 1; progress\n"
     "                                        on stderr; Ctrl-C stops fitting and still writes)\n"
-    "  decode IN.nlc -o OUT.png              decompress a stream\n"
+    "  decode IN.nlc -o OUT.png              decompress a stream (OUT.ppm/.pgm/.pnm: PNM)\n"
     "  decode IN.nlc --latent -o OUT.npy     the decoded latent without the synthesis: float32\n"
     "                                        height x width x channels, numpy .npy\n"
     "  info IN.nlc                           header, sections, sizes and bpp of a stream\n"
-    "  estimate IN.png [-o OUT.png] [-q Q]   run the model without coding: reconstruction,\n"
+    "  estimate IN [-o OUT.png] [-q Q]       run the model without coding: reconstruction,\n"
     "                                        estimated bpp and PSNR\n"
     "  model-info                            print the model's architecture and identity\n"
-    "  compare A.png B.png                   PSNR-RGB between two 8-bit images\n"
+    "  compare A B                           PSNR-RGB between two 8-bit images (any input format)\n"
     "  eval DIR [-q LIST] [--baselines LIST] [-o OUTDIR] [--published JSON] [--label TEXT]\n"
     "                                        rate-distortion on every PNG in DIR through real\n"
     "                                        files: bpp, PSNR-RGB, MS-SSIM, times, BD-rates;\n"
@@ -40,7 +42,7 @@ const char* kUsage =
     "                                        (-q 0,1.5,3; baselines jpeg,webp,avif,jpeg2000;\n"
     "                                        OUTDIR default nlc-eval; --limit N: first N images;\n"
     "                                        --codec inr [--effort E]: the INR codec's curve)\n"
-    "  bench IN.png [-q Q] [--repeat N] [--batch B] [--codec inr [--effort E]]\n"
+    "  bench IN [-q Q] [--repeat N] [--batch B] [--codec inr [--effort E]]\n"
     "                                        time encode and decode through the API on this\n"
     "                                        machine (wall clock, after one warm-up call):\n"
     "                                        median and best ms, MP/s, frames/s; --batch B\n"
@@ -295,7 +297,7 @@ std::pair<double, double> time_calls(int repeat, F f) {
 
 // nlc bench: the codec's speed on this machine and device, through the public API.
 int bench(const Options& o, const std::string& model_path) {
-  const nlc::Image img = nlc::read_png(o.input);
+  const nlc::Image img = nlc::read_image(o.input);
   const bool fits = !o.codec.empty();  // a codec that fits per image: encode is timed once
   nlc::FitOptions fit;
   fit.effort = o.effort;
@@ -332,7 +334,7 @@ int run(const Options& o) {
   nlc::set_threads(o.threads);
   if (o.command == "info") return info(o);
   if (o.command == "compare") {
-    nlc::Image a = nlc::read_png(o.input), b = nlc::read_png(o.output);
+    nlc::Image a = nlc::read_image(o.input), b = nlc::read_image(o.output);
     std::printf("PSNR-RGB %.3f dB\n", nlc::psnr(a, b));
     return 0;
   }
@@ -352,7 +354,7 @@ int run(const Options& o) {
   }
   std::string model_path = o.model.empty() ? nlc::default_model_path() : o.model;
   if (o.command == "encode") {
-    nlc::Image img = nlc::read_png(o.input);
+    nlc::Image img = nlc::read_image(o.input);
     nlc::Encoder enc = o.codec.empty() ? nlc::Encoder(model_path) : fitting_encoder(o);
     choose_device(enc, o.device, o.tensor_cores);
     nlc::EncodeStats st;
@@ -382,7 +384,7 @@ int run(const Options& o) {
     auto t0 = clock::now();
     nlc::Image img = dec.decode(s);
     double secs = std::chrono::duration<double>(clock::now() - t0).count();
-    nlc::write_png(o.output, img, write_options(o));
+    nlc::write_image(o.output, img, write_options(o));
     std::fprintf(stderr, "%s: %dx%d decoded in %.3f s\n", o.input.c_str(), img.width, img.height, secs);
     return 0;
   }
@@ -393,9 +395,9 @@ int run(const Options& o) {
     for (const auto& [k, v] : m.details) std::printf("%-9s %s\n", k.c_str(), v.c_str());
     return 0;
   }
-  nlc::Image img = nlc::read_png(o.input);
+  nlc::Image img = nlc::read_image(o.input);
   const nlc::Estimate e = nlc::estimate(model_path, img, o.quality, o.reference);
-  if (!o.output.empty()) nlc::write_png(o.output, e.reconstruction, write_options(o));
+  if (!o.output.empty()) nlc::write_image(o.output, e.reconstruction, write_options(o));
   std::printf("%s: %dx%d, quality %.3g, model %.12s\n", o.input.c_str(), img.width, img.height,
               o.quality, nlc::model_info(model_path).identity.c_str());
   std::string parts;

@@ -70,6 +70,27 @@ expect 0 "read-only output with --force" -- "$NLC" encode "$SRC/assets/kodim23.p
 # fit and still writes a valid stream.
 /usr/bin/python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").crop((300, 150, 364, 198)).save(sys.argv[2])' \
   "$SRC/assets/kodim23.png" "$TMP/crop.png"
+# Inputs by content (JPEG with an EXIF rotation, PPM, PGM), PNM output by name.
+/usr/bin/python3 -c '
+import sys; from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB"); ex = Image.Exif(); ex[0x0112] = 6
+im.save(sys.argv[2] + "/rot.jpg", format="JPEG", quality=95, exif=ex)
+im.save(sys.argv[2] + "/crop.ppm"); im.convert("L").save(sys.argv[2] + "/gray.pgm")
+im.save(sys.argv[2] + "/notjpeg.jpg", format="PNG")' "$TMP/crop.png" "$TMP"
+expect 0 "encode a JPEG" -- "$NLC" encode "$TMP/rot.jpg" -m "$M" -q 3 -o "$TMP/rot.nlc"
+expect 0 "decode to PPM" -- "$NLC" decode "$TMP/rot.nlc" -m "$M" -o "$TMP/rot.ppm"
+[ "$(head -c 9 "$TMP/rot.ppm" | tr '\n' ' ')" = "P6 48 64 " ] ||
+  { echo "FAIL: the JPEG's EXIF rotation (48x64 PPM expected)"; head -c 16 "$TMP/rot.ppm"; fail=1; }
+expect 0 "encode a PPM" -- "$NLC" encode "$TMP/crop.ppm" -m "$M" -q 3 -o "$TMP/ppm.nlc"
+expect 0 "compare PNG with PPM" -- "$NLC" compare "$TMP/crop.png" "$TMP/crop.ppm"
+grep -q "PSNR-RGB inf dB" "$TMP/out" || { echo "FAIL: PPM differs from its PNG"; cat "$TMP/out"; fail=1; }
+expect 0 "encode a PGM" -- "$NLC" encode "$TMP/gray.pgm" -m "$M" -q 3 -o "$TMP/pgm.nlc"
+expect 0 "a PNG named .jpg (content decides)" -- "$NLC" encode "$TMP/notjpeg.jpg" -m "$M" -q 3 -o "$TMP/x.nlc"
+expect 1 "an RGB image to .pgm" -- "$NLC" decode "$TMP/rot.nlc" -m "$M" -o "$TMP/x.pgm"
+grep -q "PGM holds gray" "$TMP/err" || { echo "FAIL: .pgm refusal message"; cat "$TMP/err"; fail=1; }
+printf 'P5\n4 4\n65535\n' > "$TMP/deep.pgm"
+expect 1 "16-bit PGM" -- "$NLC" encode "$TMP/deep.pgm" -m "$M" -o "$TMP/x.nlc"
+grep -q "16-bit" "$TMP/err" || { echo "FAIL: 16-bit refusal message"; cat "$TMP/err"; fail=1; }
 expect 0 "encode --codec inr" -- "$NLC" encode "$TMP/crop.png" --codec inr --effort 0 -q 2 -o "$TMP/inr.nlc"
 # the progress line: the half-size stage, then every step done (N/N)
 grep -q "fitting  *[0-9]*/[0-9]* (1/2 size)" "$TMP/err" && grep -qE "fitting +([0-9]+)/\1 " "$TMP/err" ||

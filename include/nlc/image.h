@@ -1,4 +1,4 @@
-// 8-bit images and PNG I/O (libpng). Outputs are written to a temporary file in the target
+// 8-bit images and their I/O: PNG (libpng), JPEG input (libturbojpeg), PPM/PGM. Outputs are written to a temporary file in the target
 // folder and renamed over the destination, so a failed write never leaves half a file.
 #pragma once
 
@@ -21,12 +21,22 @@ struct Image {
 Image read_png(const std::string& path);  // "-": standard input
 Image decode_png(const uint8_t* data, size_t size, const std::string& name);
 std::vector<uint8_t> encode_png(const Image& img);
+// Any image nlc reads, recognised by its content, not its name: PNG (as read_png), JPEG
+// (baseline or progressive, gray or colour; the EXIF orientation applied; CMYK refused), and
+// PPM/PGM, binary (P6/P5) or ASCII (P3/P2), maximum value up to 255 (scaled to 0..255).
+// 16-bit samples (PNG, or PNM with a maximum value above 255) are refused with the reason.
+Image read_image(const std::string& path);  // "-": standard input
+Image decode_image(const uint8_t* data, size_t size, const std::string& name);
+// Binary PNM: P6 for RGB, P5 for gray.
+std::vector<uint8_t> encode_pnm(const Image& img);
 // How outputs are written (write_file_atomic below).
 struct WriteOptions {
   bool replace_read_only = false;
 };
 void write_png(const std::string& path, const Image& img,
                const WriteOptions& options = {});  // "-": standard output
+// PNM when the name ends .ppm (gray expanded to RGB), .pgm (gray only) or .pnm; else PNG.
+void write_image(const std::string& path, const Image& img, const WriteOptions& options = {});
 
 // Whole-file I/O: "-" is standard input/output. A regular file is written to a temporary
 // file in its folder, flushed to disk and renamed over the destination, so nothing

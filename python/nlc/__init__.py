@@ -25,12 +25,14 @@ from ._nlc import (  # noqa: F401  (the public API)
     info,
     model_info,
     psnr,
+    read_image,
     set_threads,
     threads,
+    write_image,
 )
 
 __all__ = [
     "Decoder", "DeviceError", "Encoder", "Error", "FitProgress", "ImageError", "LimitError",
     "ModelError", "StreamError", "default_model_path", "info", "model_info", "psnr",
-    "set_threads", "threads",
+    "read_image", "set_threads", "threads", "write_image",
 ]

@@ -386,6 +386,27 @@ decode() synthesises from (the input of compressed-domain inference; `nlc decode
   m.def("set_threads", &nlc::set_threads, py::arg("n"), "CPU threads for coding, process-wide.");
   m.def("threads", &nlc::threads, "CPU threads in use for coding.");
   m.def(
+      "read_image",
+      [](const std::string& path) {
+        nlc::Image img;
+        {
+          py::gil_scoped_release nogil;
+          img = nlc::read_image(path);
+        }
+        return image_array(std::move(img));
+      },
+      py::arg("path"),
+      "Reads PNG, JPEG (EXIF orientation applied), PPM or PGM, by content: uint8 H x W x C.");
+  m.def(
+      "write_image",
+      [](const std::string& path, const py::handle& image) {
+        const nlc::Image img = to_image(image, "write_image");
+        py::gil_scoped_release nogil;
+        nlc::write_image(path, img);
+      },
+      py::arg("path"), py::arg("image"),
+      "Writes PNG, or PNM when the name ends .ppm/.pgm/.pnm; atomically (a temporary file renamed).");
+  m.def(
       "psnr",
       [](const py::handle& a, const py::handle& b) { return nlc::psnr(to_image(a, "psnr"), to_image(b, "psnr")); },
       py::arg("a"), py::arg("b"), "PSNR-RGB in dB of two uint8 images of one size (nlc's one definition).");

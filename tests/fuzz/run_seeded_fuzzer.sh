@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs a libFuzzer target for a bounded time from a seed corpus (the files given, copied),
-# and fails on any finding: the model loader and PNG reader fuzzers (the decoder's has its own
+# and fails on any finding: the model loader and image reader fuzzers (the decoder's has its own
 # script, run_fuzzer.sh, which makes its seeds with the encoder).
 #   run_seeded_fuzzer.sh NAME FUZZER WORK SECONDS MAX_LEN SEED...
 set -euo pipefail

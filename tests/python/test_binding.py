@@ -67,6 +67,22 @@ class RoundTrip(unittest.TestCase):
             cli("encode", png, "--codec", "inr", "--effort", "0", "-q", "2", "-o", out)
             self.assertEqual(nlc.Encoder(codec="inr", effort=0).encode(small, 2), open(out, "rb").read())
 
+    def test_image_files_by_content(self):
+        rgb = kodim23()
+        with tempfile.TemporaryDirectory() as d:
+            exif = Image.Exif()
+            exif[0x0112] = 6  # shown turned 90 degrees clockwise
+            Image.fromarray(rgb).save(os.path.join(d, "a.jpg"), quality=95, exif=exif)
+            jpg = nlc.read_image(os.path.join(d, "a.jpg"))
+            self.assertEqual(jpg.shape, (96, 64, 3))
+            self.assertGreater(nlc.psnr(jpg, np.ascontiguousarray(np.rot90(rgb, -1))), 35)
+            nlc.write_image(os.path.join(d, "b.ppm"), rgb)
+            self.assertEqual(open(os.path.join(d, "b.ppm"), "rb").read(2), b"P6")
+            np.testing.assert_array_equal(nlc.read_image(os.path.join(d, "b.ppm")), rgb)
+            open(os.path.join(d, "c.png"), "wb").write(b"not an image")
+            with self.assertRaisesRegex(nlc.ImageError, "not an image"):
+                nlc.read_image(os.path.join(d, "c.png"))
+
     def test_info(self):
         rgb = kodim23()
         s = nlc.Encoder().encode(rgb, 2.0)
