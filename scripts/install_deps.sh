@@ -17,6 +17,7 @@ PKGS=(
   clang libclang-rt-14-dev libomp-14-dev   # libFuzzer build of the decoder fuzzer
   python3 python3-torch python3-numpy python3-pil   # trainer, exporter, golden tests
   pybind11-dev python3-dev   # the Python binding (python/)
+  python3-distributed python3-dask python3-tqdm   # python3 -m nlc.batch (Dask)
   libopenblas0         # fair PyTorch peer in bench/ (ConvTranspose2d goes through BLAS)
 )
 missing=()

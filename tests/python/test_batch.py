@@ -1,0 +1,154 @@
+"""The batch tool (python3 -m nlc.batch) on Dask LocalClusters of 2 workers: a folder with
+nested directories, a corrupt PNG and a file that is no image; a second run that skips
+everything; a worker killed in the middle (the manifest complete, no partial output); and
+--decode back to images.
+
+Run by ctest with PYTHONPATH at build/python; by hand:
+PYTHONPATH=build/python /usr/bin/python3 tests/python/test_batch.py -v
+"""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import numpy as np
+from PIL import Image
+
+import nlc
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def picture():
+    return np.asarray(Image.open(os.path.join(SRC, "assets", "kodim23.png")).convert("RGB"))
+
+
+def batch(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "nlc.batch", *args, "--no-progress"], capture_output=True,
+                          text=True, **kw)
+
+
+def manifest(path):
+    with open(path, newline="") as f:
+        return {r["path"]: r for r in csv.DictReader(f)}
+
+
+def leftovers(folder):
+    return [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs if f.endswith(".tmp") or f.endswith(".part")]
+
+
+class Batch(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.src = os.path.join(self.tmp.name, "src")
+        self.dst = os.path.join(self.tmp.name, "dst")
+        pic = picture()
+        self.images = {}
+        for i, rel in enumerate(["a.png", "x/b.png", "x/y/c.jpg", "x/y/d.ppm", "z/e.png"]):
+            os.makedirs(os.path.dirname(os.path.join(self.src, rel)), exist_ok=True)
+            img = np.ascontiguousarray(pic[40 * i:40 * i + 64, 50 * i:50 * i + 96])
+            Image.fromarray(img).save(os.path.join(self.src, rel), quality=95)
+            self.images[rel] = nlc.read_image(os.path.join(self.src, rel))
+        with open(os.path.join(self.src, "a.png"), "rb") as f:
+            good = f.read()
+        with open(os.path.join(self.src, "x/corrupt.png"), "wb") as f:
+            f.write(good[: len(good) // 2])
+        with open(os.path.join(self.src, "z/README.txt"), "w") as f:
+            f.write("not an image\n")
+
+    def test_folder_errors_resume_and_decode(self):
+        r = batch(self.src, self.dst, "-q", "2", "--workers", "2", "--psnr")
+        self.assertEqual(r.returncode, 1, r.stderr)  # two files failed, the rest was coded
+        m = manifest(os.path.join(self.dst, "manifest.csv"))
+        self.assertEqual(set(m), set(self.images) | {"x/corrupt.png", "z/README.txt"})
+        self.assertIn("corrupt PNG", m["x/corrupt.png"]["error"])
+        self.assertIn("not an image", m["z/README.txt"]["error"])
+        enc = nlc.Encoder()
+        for rel, img in self.images.items():
+            self.assertEqual(m[rel]["status"], "ok")
+            out = os.path.join(self.dst, os.path.splitext(rel)[0] + ".nlc")
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), enc.encode(img, 2))  # the binding's bytes
+            self.assertEqual((int(m[rel]["width"]), int(m[rel]["height"])), (96, 64))
+            self.assertGreater(float(m[rel]["psnr"]), 25)
+            self.assertTrue(m[rel]["worker"].startswith("tcp://"))
+        self.assertEqual(leftovers(self.dst), [])
+        self.assertIn("5 encoded", r.stderr)
+        # a second run skips every output that verifies and rewrites a damaged one
+        damaged = os.path.join(self.dst, "x/b.nlc")
+        with open(damaged, "r+b") as f:
+            f.seek(30)
+            f.write(b"\xff")
+        stamps = {p: os.stat(os.path.join(self.dst, p)).st_mtime_ns for p in ("a.nlc", "z/e.nlc")}
+        r = batch(self.src, self.dst, "-q", "2", "--workers", "2")
+        m = manifest(os.path.join(self.dst, "manifest.csv"))
+        self.assertEqual(m["x/b.png"]["status"], "ok")
+        self.assertEqual(sorted(k for k, v in m.items() if v["status"] == "skipped"),
+                         sorted(set(self.images) - {"x/b.png"}))
+        for p, t in stamps.items():
+            self.assertEqual(os.stat(os.path.join(self.dst, p)).st_mtime_ns, t)
+        # another quality is another job: nothing skipped
+        r = batch(self.src, self.dst, "-q", "3", "--workers", "2", "--include", "*.png")
+        m = manifest(os.path.join(self.dst, "manifest.csv"))
+        self.assertEqual({k for k, v in m.items() if v["status"] == "ok"}, {"a.png", "x/b.png", "z/e.png"})
+        # --decode: the streams back to images, as the binding decodes them
+        back = os.path.join(self.tmp.name, "back")
+        r = batch(self.dst, back, "--decode", "--workers", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dec = nlc.Decoder()
+        for rel in self.images:
+            stem = os.path.splitext(rel)[0]
+            with open(os.path.join(self.dst, stem + ".nlc"), "rb") as f:
+                want = dec.decode(f.read())
+            np.testing.assert_array_equal(nlc.read_image(os.path.join(back, stem + ".png")), want)
+
+    def test_bad_arguments(self):
+        self.assertEqual(batch(self.src, self.dst).returncode, 2)  # no quality
+        self.assertEqual(batch(os.path.join(self.tmp.name, "none"), self.dst, "-q", "1").returncode, 2)
+        self.assertEqual(batch(self.src, self.dst, "-q", "1", "--workers", "0").returncode, 2)
+
+    def test_a_killed_worker_loses_nothing(self):
+        from distributed import Client, LocalCluster
+
+        pic = picture()
+        many = os.path.join(self.tmp.name, "many")
+        n = 48
+        for i in range(n):
+            os.makedirs(os.path.join(many, f"d{i % 4}"), exist_ok=True)
+            y, x = (i * 37) % 256, (i * 53) % 512
+            Image.fromarray(np.ascontiguousarray(pic[y:y + 256, x:x + 256])).save(
+                os.path.join(many, f"d{i % 4}", f"i{i}.png"))
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            pids = client.run(os.getpid)  # worker address -> process id
+            job = subprocess.Popen([sys.executable, "-m", "nlc.batch", many, self.dst, "-q", "2", "--no-progress",
+                                    "--scheduler", cluster.scheduler_address],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+            def outputs():
+                return sum(f.endswith(".nlc") for _, _, fs in os.walk(self.dst) for f in fs)
+
+            deadline = time.time() + 120
+            while outputs() < 3 and time.time() < deadline and job.poll() is None:
+                time.sleep(0.01)
+            done_at_kill = outputs()
+            os.kill(next(iter(pids.values())), signal.SIGKILL)
+            _, err = job.communicate(timeout=300)
+        self.assertLess(done_at_kill, n, "the job ended before the worker was killed")
+        self.assertEqual(job.returncode, 0, err)
+        m = manifest(os.path.join(self.dst, "manifest.csv"))
+        self.assertEqual(len(m), n)
+        self.assertTrue(all(r["status"] == "ok" for r in m.values()), m)
+        for rel in m:
+            with open(os.path.join(self.dst, os.path.splitext(rel)[0] + ".nlc"), "rb") as f:
+                nlc.info(f.read())  # every output complete: its checksums hold
+        self.assertEqual(leftovers(self.dst), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
