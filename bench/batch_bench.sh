@@ -47,3 +47,15 @@ mkdir -p "$WORK/one"
   "$WORK/one/x.png"
 s=$(timed /usr/bin/python3 -m nlc.batch "$WORK/one" "$WORK/o1" -q "$Q" --workers 2 --no-progress)
 printf '%-44s %8.2f\n' "nlc.batch, 2 workers, 1 tiny image (overhead)" "$s"
+# The scheduler's own cost a task (where a cluster stops scaling): 5,000 trivial tasks
+# through a LocalCluster of 2 workers.
+/usr/bin/python3 - <<'PY'
+import time
+from distributed import Client, LocalCluster
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c) as cl:
+    cl.gather(cl.map(abs, range(100), pure=False))  # warm
+    t0 = time.perf_counter()
+    cl.gather(cl.map(abs, range(5000), pure=False))
+    s = time.perf_counter() - t0
+print(f"{'Dask scheduler, 5,000 trivial tasks':44s} {s:8.2f} {5000 / s:9.0f} tasks/s ({1000 * s / 5000:.2f} ms a task)")
+PY
