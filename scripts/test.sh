@@ -23,9 +23,9 @@ echo "=== fuzz build ==="
 CC=clang CXX=clang++ cmake -S . -B build-test-fuzz -DNLC_FUZZ=ON -DNLC_SANITIZE=ON -DNLC_CUDA=OFF \
   -DNLC_WERROR=OFF -DNLC_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DNLC_FUZZ_SECONDS="${NLC_FUZZ_SECONDS:-120}" >/dev/null
-cmake --build build-test-fuzz -j"$JOBS" --target decode_fuzzer model_fuzzer image_fuzzer c_api_fuzzer nlc
+cmake --build build-test-fuzz -j"$JOBS" --target decode_fuzzer model_fuzzer image_fuzzer rans_fuzzer c_api_fuzzer nlc
 echo "=== fuzz run ==="
-(cd build-test-fuzz && ctest -R "fuzz_(decoder|model|image|c_api)" -V --timeout 900)
+(cd build-test-fuzz && ctest -R "fuzz_(decoder|model|image|rans|c_api)" -V --timeout 900)
 # FFmpeg with the nlc filter and libnlc codec (Debian's 5.1 source, a small configuration),
 # tested through real ffmpeg command lines.
 echo "=== FFmpeg integration ==="
