@@ -79,7 +79,18 @@ class Batch(unittest.TestCase):
             self.assertTrue(m[rel]["worker"].startswith("tcp://"))
         self.assertEqual(leftovers(self.dst), [])
         self.assertIn("5 encoded", r.stderr)
-        # a second run skips every output that verifies and rewrites a damaged one
+        # a second run skips everything that was done (the two bad files fail again)
+        stamps = {rel: os.stat(os.path.join(self.dst, os.path.splitext(rel)[0] + ".nlc")).st_mtime_ns
+                  for rel in self.images}
+        r = batch(self.src, self.dst, "-q", "2", "--workers", "2")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        m = manifest(os.path.join(self.dst, "manifest.csv"))
+        self.assertEqual({k for k, v in m.items() if v["status"] == "skipped"}, set(self.images))
+        self.assertEqual({k for k, v in m.items() if v["status"] == "error"}, {"x/corrupt.png", "z/README.txt"})
+        for rel, t in stamps.items():
+            self.assertEqual(os.stat(os.path.join(self.dst, os.path.splitext(rel)[0] + ".nlc")).st_mtime_ns, t)
+        self.assertIn("0 encoded, 5 skipped", r.stderr)
+        # a third skips every output that verifies and rewrites a damaged one
         damaged = os.path.join(self.dst, "x/b.nlc")
         with open(damaged, "r+b") as f:
             f.seek(30)
