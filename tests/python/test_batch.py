@@ -154,7 +154,9 @@ class Batch(unittest.TestCase):
         self.assertEqual(job.returncode, 0, err)
         m = manifest(os.path.join(self.dst, "manifest.csv"))
         self.assertEqual(len(m), n)
-        self.assertTrue(all(r["status"] == "ok" for r in m.values()), m)
+        # ok, or skipped: a task whose worker died after writing its output but before
+        # reporting runs again and finds that output complete
+        self.assertEqual({r["status"] for r in m.values()} - {"ok", "skipped"}, set(), m)
         for rel in m:
             with open(os.path.join(self.dst, os.path.splitext(rel)[0] + ".nlc"), "rb") as f:
                 nlc.info(f.read())  # every output complete: its checksums hold
