@@ -103,7 +103,9 @@ awk '{ exit !($2 > 20) }' "$TMP/out" || { echo "FAIL: INR reconstruction too poo
 expect 0 "INR latent" -- "$NLC" decode "$TMP/inr.nlc" --latent -o "$TMP/inr.npy"
 expect 2 "bad effort" -- "$NLC" encode "$TMP/crop.png" --codec inr --effort 7 -o "$TMP/x.nlc"
 expect 2 "unknown codec" -- "$NLC" encode "$TMP/crop.png" --codec sirens -o "$TMP/x.nlc"
-timeout -s INT --preserve-status 3 "$NLC" encode "$TMP/crop.png" --codec inr --effort 3 -o "$TMP/int.nlc" 2>"$TMP/err"
+# --foreground: timeout otherwise signals the child and then its whole process group, two
+# SIGINTs, and the second one ends the program (as a second Ctrl-C is meant to)
+timeout --foreground -s INT --preserve-status 3 "$NLC" encode "$TMP/crop.png" --codec inr --effort 3 -o "$TMP/int.nlc" 2>"$TMP/err"
 rc=$?
 if [ $rc = 0 ] && "$NLC" decode "$TMP/int.nlc" -o "$TMP/int.png" 2>/dev/null; then
   echo "ok: Ctrl-C during an INR fit writes a stream that decodes"
