@@ -25,8 +25,6 @@ namespace {
 }
 void png_warn(png_structp, png_const_charp) {}
 
-// Pixel-count limit: a 16k x 16k image. Larger headers are refused before any allocation.
-constexpr uint64_t kMaxPixels = uint64_t(16384) * 16384;
 
 struct MemReader {
   const uint8_t* p;
@@ -173,7 +171,7 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name) {
   if (depth == 16) refuse = "16-bit PNG is not supported (nlc codes 8-bit images)";
   else if (type & PNG_COLOR_MASK_ALPHA || png_get_valid(png, info, PNG_INFO_tRNS))
     refuse = "PNG with alpha is not supported (flatten it to RGB first)";
-  else if (uint64_t(w) * h > kMaxPixels || w == 0 || h == 0)
+  else if (uint64_t(w) * h > kMaxImagePixels || w == 0 || h == 0)
     refuse = "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
   if (!refuse.empty()) {
     png_destroy_read_struct(&png, &info, nullptr);

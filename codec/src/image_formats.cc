@@ -16,8 +16,6 @@
 namespace nlc {
 namespace {
 
-constexpr uint64_t kMaxPixels = uint64_t(16384) * 16384;  // as PNG (image.cc)
-
 std::string size_text(uint64_t w, uint64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 // ---- JPEG ----
@@ -117,7 +115,7 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name) {
   int w = 0, h = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(tj.get(), data, static_cast<unsigned long>(size), &w, &h, &subsamp, &colorspace) != 0)
     throw ImageError(name + ": corrupt JPEG (" + tjGetErrorStr2(tj.get()) + ")");
-  if (w <= 0 || h <= 0 || uint64_t(w) * uint64_t(h) > kMaxPixels)
+  if (w <= 0 || h <= 0 || uint64_t(w) * uint64_t(h) > kMaxImagePixels)
     throw ImageError(name + ": image size " + size_text(uint64_t(w), uint64_t(h)) + " is out of range");
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
     throw ImageError(name + ": CMYK JPEG is not supported (convert it to RGB first)");
@@ -175,7 +173,7 @@ Image decode_pnm(const uint8_t* data, size_t size, const std::string& name) {
   PnmReader r{data, size, 2, name};
   const uint32_t w = r.number(1u << 30, "width"), h = r.number(1u << 30, "height");
   const uint32_t maxval = r.number(65535, "maximum value");
-  if (w == 0 || h == 0 || uint64_t(w) * h > kMaxPixels)
+  if (w == 0 || h == 0 || uint64_t(w) * h > kMaxImagePixels)
     throw ImageError(name + ": image size " + size_text(w, h) + " is out of range");
   if (maxval == 0) throw ImageError(name + ": corrupt PNM (maximum value 0)");
   if (maxval > 255) throw ImageError(name + ": 16-bit PGM/PPM is not supported (nlc codes 8-bit images)");

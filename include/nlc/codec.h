@@ -97,7 +97,7 @@ inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
 inline constexpr uint32_t kTileSize = 1024;
 // Largest image a Decoder reconstructs (the output alone is 3 bytes a pixel): streams that
 // announce more are refused before anything is allocated.
-inline constexpr uint64_t kMaxDecodedPixels = uint64_t(16384) * 16384;
+inline constexpr uint64_t kMaxDecodedPixels = kMaxImagePixels;  // 16384 x 16384 (image.h)
 
 // Bounds on the work one stream may cause a Decoder (set_limits). A stream is checked against
 // max_pixels before anything is allocated; the time is checked after every tile (a tile's

@@ -11,6 +11,10 @@
 
 namespace nlc {
 
+// The largest image the readers accept (16384 x 16384, as the decoder's kMaxDecodedPixels):
+// a file declaring more is refused before anything is allocated.
+inline constexpr uint64_t kMaxImagePixels = uint64_t(16384) * 16384;
+
 struct Image {
   int width = 0, height = 0, channels = 0;  // channels: 1 (gray) or 3 (RGB)
   std::vector<uint8_t> pixels;              // row-major, interleaved
