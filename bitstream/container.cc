@@ -54,16 +54,21 @@ std::vector<uint8_t> write(const Header& h, const std::vector<Section>& sections
   std::vector<uint8_t> o(kMagic, kMagic + 4);
   put8(o, kMajor);
   if (h.minor > kMinor) throw std::invalid_argument("minor version newer than this writer knows");
+  const bool overlap = h.tile_overlap != 0;
+  if (overlap && (h.minor < 2 || h.tile_size == 0 || h.tile_overlap % 16 || h.tile_overlap > kMaxTileOverlap ||
+                  2 * h.tile_overlap > h.tile_size))
+    throw std::invalid_argument("tile overlap needs version 1.2, tiles, a multiple of 16 up to 128 and half a tile");
   put8(o, h.minor);
-  put16(o, kHeaderFieldBytes);
+  put16(o, overlap ? kHeaderFieldBytesOverlap : kHeaderFieldBytes);
   o.insert(o.end(), h.model_id.begin(), h.model_id.end());
   put32(o, h.width);
   put32(o, h.height);
   put8(o, h.bit_depth);
   put8(o, uint8_t(h.colour));
-  put16(o, 0);  // flags
+  put16(o, overlap ? kFlagTileOverlap : 0);  // flags
   put32(o, h.quality_q16);
   put32(o, h.tile_size);
+  if (overlap) put32(o, h.tile_overlap);
   put32(o, crc32c(o.data(), o.size()));
   for (const Section& s : sections) {
     if (s.type == kEnd) throw std::invalid_argument("END is written by write() itself");
@@ -106,8 +111,17 @@ Parsed parse(const uint8_t* data, size_t size, const std::vector<uint8_t>* known
     throw StreamError("stream bit depth " + std::to_string(r.header.bit_depth) + " is not supported");
   if (colour > 1) throw StreamError("stream colour format " + std::to_string(colour) + " is unknown");
   r.header.colour = ColourFormat(colour);
-  if (flags != 0) throw StreamError("stream header has unknown flags set");
+  if (flags & ~kFlagTileOverlap) throw StreamError("stream header has unknown flags set");
   if (r.header.tile_size % 64) throw StreamError("stream tile size is not a multiple of 64");
+  if (flags & kFlagTileOverlap) {
+    if (r.header.minor < 2) throw StreamError("stream header flags overlapping tiles, which need version 1.2");
+    if (hlen < kHeaderFieldBytesOverlap) throw StreamError("stream header is too short for its tile overlap");
+    r.header.tile_overlap = get32(f + 52);
+    const uint32_t o = r.header.tile_overlap, t = r.header.tile_size;
+    if (t == 0 || o == 0 || o % 16 || o > kMaxTileOverlap || 2 * o > t)
+      throw StreamError("stream tile overlap " + std::to_string(o) + " is out of range for tile size " +
+                        std::to_string(t) + " (a multiple of 16, 16 .. min(128, half a tile))");
+  }
 
   size_t pos = 8 + hlen + 4;
   for (;;) {

@@ -15,11 +15,14 @@ namespace nlc::bitstream {
 
 inline constexpr uint8_t kMagic[4] = {0x89, 'N', 'L', 'C'};
 inline constexpr uint8_t kMajor = 1;
-// The newest minor version this code writes: 1.1 adds the INR codec's section types
-// (docs/bitstream.md). A stream carries the lowest minor version its content needs, so
-// streams of the hyperprior stay 1.0.
-inline constexpr uint8_t kMinor = 1;
-inline constexpr uint16_t kHeaderFieldBytes = 52;  // header fields of version 1.0
+// The newest minor version this code writes: 1.1 adds the INR codec's section types, 1.2
+// overlapping tiles (docs/bitstream.md). A stream carries the lowest minor version its
+// content needs, so streams of the hyperprior without overlapping tiles stay 1.0.
+inline constexpr uint8_t kMinor = 2;
+inline constexpr uint16_t kHeaderFieldBytes = 52;         // header fields of version 1.0
+inline constexpr uint16_t kHeaderFieldBytesOverlap = 56;  // 1.2 with overlapping tiles
+inline constexpr uint16_t kFlagTileOverlap = 1;           // header flag: tiles overlap (1.2)
+inline constexpr uint32_t kMaxTileOverlap = 128;          // pixels; a multiple of 16
 inline constexpr uint32_t kMaxDimension = 65535;   // per side; refuse larger before allocating
 inline constexpr size_t kModelIdOffset = 8;         // the model identity's 32 bytes in a stream
 
@@ -33,6 +36,9 @@ struct Header {
   ColourFormat colour = ColourFormat::kRgb;
   uint32_t quality_q16 = 0;  // quality as unsigned 16.16 fixed point
   uint32_t tile_size = 0;    // tile side in pixels (multiple of 64), 0: one tile
+  // Pixels each tile extends past its right and bottom edges into its neighbours, where the
+  // decoder blends the two (1.2, kFlagTileOverlap); 0: tiles meet edge to edge.
+  uint32_t tile_overlap = 0;
 };
 
 // The quality as the header stores it: unsigned 16.16 fixed point. quality_to_q16 checks

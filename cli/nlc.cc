@@ -27,6 +27,10 @@ const char* kUsage =
     "         [--codec inr [--effort E]]     with the INR codec: a model fitted to this image\n"
     "                                        (no model file; effort 0..3, default 1; progress\n"
     "                                        on stderr; Ctrl-C stops fitting and still writes)\n"
+    "         [--tile T[:O]]                 code images larger than T x T in tiles of T\n"
+    "                                        overlapping by O (default: tiles of 1024 by 16\n"
+    "                                        above 2048 x 2048 pixels; T a multiple of 64 up\n"
+    "                                        to 2048, O 0 or a multiple of 16 up to T / 2)\n"
     "  decode IN.nlc -o OUT.png              decompress a stream (OUT.ppm/.pgm/.pnm: PNM)\n"
     "  decode IN.nlc --latent -o OUT.npy     the decoded latent without the synthesis: float32\n"
     "                                        height x width x channels, numpy .npy\n"
@@ -82,6 +86,7 @@ struct Options {
   int threads = 0;
   std::string codec;  // "" (the model's) or "inr"
   int effort = 1;
+  uint32_t tile = 0, tile_overlap = 0;  // --tile T[:O]; 0: the encoder's default
   nlc::DecodeLimits limits;
 };
 
@@ -151,6 +156,16 @@ Options parse(int argc, char** argv) {
       const std::string e = value("--effort");
       if (e.size() != 1 || e[0] < '0' || e[0] > '3') throw UsageError("--effort must be 0, 1, 2 or 3");
       o.effort = e[0] - '0';
+    } else if (a == "--tile") {
+      const std::string v = value("--tile");
+      const size_t colon = v.find(':');
+      const double t = number(v.substr(0, colon), "--tile");
+      const double ov = colon == std::string::npos ? 0 : number(v.substr(colon + 1), "--tile overlap");
+      if (!(t >= 64 && t <= 2048) || std::fmod(t, 64) != 0 || !(ov >= 0 && ov <= 128) || std::fmod(ov, 16) != 0 ||
+          2 * ov > t)
+        throw UsageError("--tile T[:O]: T a multiple of 64 from 64 to 2048, O 0 or a multiple of 16 up to T / 2 and 128");
+      o.tile = uint32_t(t);
+      o.tile_overlap = uint32_t(ov);
     } else if (a == "--force") {
       o.force = true;
     } else if (a == "--max-pixels") {
@@ -206,7 +221,10 @@ int info(const Options& o) {
               i.major, i.minor, i.model_identity.c_str());
   std::printf("image       %ux%u, %d-bit %s\nquality     %.5f\ntiles       %s\n", i.width,
               i.height, i.bit_depth, i.channels == 1 ? "gray" : "RGB", i.quality,
-              i.tile_size ? std::to_string(i.tile_size).c_str() : "one");
+              i.tile_size ? (std::to_string(i.tile_size) +
+                             (i.tile_overlap ? " overlapping by " + std::to_string(i.tile_overlap) : std::string()))
+                                .c_str()
+                          : "one");
   for (const auto& s : i.sections)
     std::printf("section     %-12s %8zu bytes at %zu\n", s.name.c_str(), s.size, s.offset);
   if (i.skipped_optional) std::printf("skipped     %zu unknown optional sections\n", i.skipped_optional);
@@ -357,6 +375,7 @@ int run(const Options& o) {
     nlc::Image img = nlc::read_image(o.input);
     nlc::Encoder enc = o.codec.empty() ? nlc::Encoder(model_path) : fitting_encoder(o);
     choose_device(enc, o.device, o.tensor_cores);
+    if (o.tile) enc.set_tiling(o.tile, o.tile_overlap);
     nlc::EncodeStats st;
     std::vector<uint8_t> s = enc.encode(img, o.quality, &st);
     nlc::write_file_atomic(o.output, s, write_options(o));

@@ -18,10 +18,13 @@ im.crop((200, 100, 217, 133)).save(f"{sys.argv[2]}/crop17x33.png")
 im.crop((0, 0, 1, 1)).save(f"{sys.argv[2]}/pixel1x1.png")
 im.crop((300, 200, 430, 270)).convert("L").save(f"{sys.argv[2]}/gray130x70.png")
 im.crop((200, 100, 264, 148)).save(f"{sys.argv[2]}/crop64x48.png")
+im.crop((300, 150, 500, 300)).save(f"{sys.argv[2]}/tiles200x150.png")
 PY
 enc() { "$NLC" encode "$TMP/$1.png" -q "$2" -o "streams/$1_q$2.nlc" 2>/dev/null; }
 enc kodim23 0; enc kodim23 2.5; enc kodim23 5
 enc crop17x33 3; enc pixel1x1 4; enc gray130x70 1
+# Overlapping tiles (bitstream 1.2): 4 x 3 tiles of 64 overlapping by 16, blended.
+"$NLC" encode "$TMP/tiles200x150.png" -q 1 --tile 64:16 -o streams/tiles200x150_q1.nlc 2>/dev/null
 # The INR codec (no model file): a short fit; the stream, not the fit, is the reference.
 "$NLC" encode "$TMP/crop64x48.png" --codec inr --effort 0 -q 2 -o streams/crop64x48_inr_q2.nlc 2>/dev/null
 # The reference decoder: the CPU with oneDNN held to AVX2 (what every x86-64 machine since

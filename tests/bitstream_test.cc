@@ -110,6 +110,70 @@ TEST(Container, NewerMinorVersionWithLongerHeaderIsRead) {
   EXPECT_EQ(p.header.width, 17u);
 }
 
+// Overlapping tiles (1.2): flag bit 0 and a 56-byte header whose last field is the overlap;
+// a 1.1 decoder refuses the stream by the flag rather than misplacing its tiles.
+TEST(Container, TileOverlapIsFlaggedAndChecked) {
+  Header h = example_header();
+  h.minor = 2;
+  h.width = h.height = 300;
+  h.tile_size = 128;
+  h.tile_overlap = 32;
+  auto b = write(h, {});
+  EXPECT_EQ(b[6], kHeaderFieldBytesOverlap);
+  EXPECT_EQ(b[8 + 42], kFlagTileOverlap);
+  EXPECT_EQ(b[8 + 52], 32);
+  Parsed p = parse(b.data(), b.size(), &kKnown);
+  EXPECT_EQ(p.header.tile_size, 128u);
+  EXPECT_EQ(p.header.tile_overlap, 32u);
+  // Without the overlap: the 1.0 header, byte for byte what 1.0 and 1.1 wrote.
+  h.tile_overlap = 0;
+  EXPECT_EQ(write(h, {})[6], kHeaderFieldBytes);
+  EXPECT_EQ(parse(write(h, {}).data(), write(h, {}).size(), &kKnown).header.tile_overlap, 0u);
+
+  // The writer refuses what a decoder would.
+  for (uint32_t bad : {8u, 72u, 144u}) {
+    h.tile_overlap = bad;
+    EXPECT_THROW(write(h, {}), std::invalid_argument) << bad;
+  }
+  h.tile_overlap = 32;
+  h.minor = 1;
+  EXPECT_THROW(write(h, {}), std::invalid_argument);
+
+  // The reader: each broken rule with its message (CRCs fixed so the rule, not the CRC, fails).
+  auto expect_refused = [&](std::vector<uint8_t> s, const char* why) {
+    const size_t hl = size_t(s[6]) | size_t(s[7]) << 8;
+    const uint32_t crc = crc32c(s.data(), 8 + hl);
+    for (int i = 0; i < 4; ++i) s[8 + hl + size_t(i)] = uint8_t(crc >> (8 * i));
+    try {
+      parse(s.data(), s.size(), &kKnown);
+      ADD_FAILURE() << "accepted: " << why;
+    } catch (const StreamError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  auto s = b;
+  s[5] = 1;  // 1.1 with the flag
+  expect_refused(s, "need version 1.2");
+  s = b;
+  s[8 + 52] = 40;  // not a multiple of 16
+  expect_refused(s, "tile overlap 40 is out of range");
+  s = b;
+  s[8 + 52] = 80;  // over half a tile
+  expect_refused(s, "tile overlap 80 is out of range");
+  s = b;
+  s[8 + 48] = 0;  // no tiles
+  expect_refused(s, "tile overlap 32 is out of range for tile size 0");
+  s = b;
+  s[8 + 42] = 2;  // an unknown flag
+  expect_refused(s, "unknown flags");
+  // The flag in a 52-byte header: no room for the overlap.
+  h = example_header();
+  auto one = write(h, {});
+  one[5] = 2;
+  one[8 + 42] = 1;
+  expect_refused(one, "too short for its tile overlap");
+}
+
 TEST(Container, RefusesImpossibleHeaders) {
   Header h = example_header();
   h.width = 70000;

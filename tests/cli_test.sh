@@ -24,6 +24,11 @@ expect 0 "--help" -- "$NLC" --help
 expect 2 "no command" -- "$NLC"
 expect 2 "unknown option" -- "$NLC" estimate x.png --frobnicate
 expect 2 "bad quality" -- "$NLC" estimate x.png -q abc
+expect 2 "tile not a multiple of 64" -- "$NLC" encode x.png -o "$TMP/t.nlc" --tile 100
+expect 2 "tile overlap over half a tile" -- "$NLC" encode x.png -o "$TMP/t.nlc" --tile 64:48
+expect 0 "overlapping tiles" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -q 1 --tile 256:32 -o "$TMP/t.nlc"
+expect 0 "overlapping tiles decode" -- "$NLC" decode "$TMP/t.nlc" -m "$M" -o "$TMP/t.png"
+if ! "$NLC" info "$TMP/t.nlc" | grep -q "tiles *256 overlapping by 32"; then echo "FAIL: info shows the overlap"; fail=1; fi
 expect 1 "missing input" -- "$NLC" estimate "$TMP/none.png" -m "$M"
 expect 1 "quality out of range" -- "$NLC" estimate "$SRC/assets/kodim23.png" -m "$M" -q 9
 echo junk > "$TMP/junk.png"

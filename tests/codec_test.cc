@@ -124,12 +124,19 @@ TEST(Codec, TruncatedCorruptAndForeignStreamsAreRejected) {
 namespace nlc {
 namespace {
 
-// Tiled coding: an 8000x8000 image is coded in 1024x1024 tiles; each tile decodes to what the
-// model reconstructs for that tile alone, and memory stays bounded by a tile's tensors.
+// Tiled coding: an 8000x8000 image is coded in 1024x1024 tiles that start every 1008 pixels
+// (kTileOverlap 16); away from the overlaps each tile decodes to what the model reconstructs
+// for that tile alone, and memory stays bounded by a tile's tensors.
 TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
   const int W = 8000, H = 8000;
   Image img = test_image(W, H, 3, 77);
   auto s = Encoder(kModel).encode(img, 2.0);
+  const StreamInfo info = stream_info(s.data(), s.size());
+  EXPECT_EQ(info.minor, 2);
+  EXPECT_EQ(info.tile_size, kTileSize);
+  EXPECT_EQ(info.tile_overlap, kTileOverlap);
+  const int S = int(kTileSize - kTileOverlap), O = int(kTileOverlap);
+  EXPECT_EQ(info.sections.size(), 2u * 8 * 8);  // ceil((8000 - 16) / 1008) = 8 tiles a side
   Image out = Decoder(kModel).decode(s);
   ASSERT_EQ(out.width, W);
   ASSERT_EQ(out.height, H);
@@ -138,16 +145,19 @@ TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
   struct Tile {
     int x0, y0, w, h;
   };
-  for (Tile t : {Tile{0, 0, 1024, 1024}, Tile{7168, 7168, 832, 832}, Tile{3072, 1024, 1024, 1024}}) {
+  for (Tile t : {Tile{0, 0, 1024, 1024}, Tile{7 * S, 7 * S, W - 7 * S, H - 7 * S}}) {
     Image crop{t.w, t.h, 3, std::vector<uint8_t>(size_t(t.w) * t.h * 3)};
     for (int y = 0; y < t.h; ++y)
       std::memcpy(&crop.pixels[size_t(y) * t.w * 3], &img.pixels[(size_t(t.y0 + y) * W + t.x0) * 3],
                   size_t(t.w) * 3);
     auto r = model.forward(image_to_tensor(crop, MeanScaleHyperprior::kAlign), 2.0);
     Image want = tensor_to_image(r.x_hat, t.w, t.h, 3);
-    for (int y = 0; y < t.h; ++y)
-      ASSERT_EQ(0, std::memcmp(&out.pixels[(size_t(t.y0 + y) * W + t.x0) * 3],
-                               &want.pixels[size_t(y) * t.w * 3], size_t(t.w) * 3))
+    // The part no other tile overlaps: inside by O from every edge another tile shares.
+    const int ix0 = t.x0 ? O : 0, iy0 = t.y0 ? O : 0;
+    const int ix1 = t.x0 + t.w < W ? t.w - O : t.w, iy1 = t.y0 + t.h < H ? t.h - O : t.h;
+    for (int y = iy0; y < iy1; ++y)
+      ASSERT_EQ(0, std::memcmp(&out.pixels[(size_t(t.y0 + y) * W + t.x0 + ix0) * 3],
+                               &want.pixels[(size_t(y) * t.w + ix0) * 3], size_t(ix1 - ix0) * 3))
           << "tile at " << t.x0 << "," << t.y0 << " row " << y;
   }
 #if !defined(__SANITIZE_ADDRESS__)
@@ -158,6 +168,107 @@ TEST(Codec, LargeImagesAreCodedInTilesWithBoundedMemory) {
   std::printf("peak resident memory: %ld MiB\n", ru.ru_maxrss / 1024);
   EXPECT_LT(ru.ru_maxrss / 1024, 1536);
 #endif
+}
+
+// Overlapping tiles (bitstream 1.2): the stream is the tiles' own streams' sections in raster
+// order, and each decoded pixel is the integer blend of the tiles that cover it, with
+// weights ramping across each overlap (docs/bitstream.md, "Tiles"), written here per pixel
+// as the product of the two directions' weights, rounded once. The latent is the tiles' own
+// parts side by side.
+TEST(Codec, OverlappingTilesAreBlendedExactly) {
+  struct Case {
+    int w, h, ch, tile, overlap;
+  };
+  for (Case c : {Case{150, 112, 3, 64, 16}, Case{130, 70, 1, 64, 32}, Case{200, 129, 3, 128, 48}}) {
+    SCOPED_TRACE(std::to_string(c.w) + "x" + std::to_string(c.h) + " tile " + std::to_string(c.tile) + ":" +
+                 std::to_string(c.overlap));
+    const Image img = test_image(c.w, c.h, c.ch, 9);
+    Encoder enc(kModel);
+    enc.set_tiling(uint32_t(c.tile), uint32_t(c.overlap));
+    const auto s = enc.encode(img, 1.5);
+    const StreamInfo info = stream_info(s.data(), s.size());
+    EXPECT_EQ(info.minor, 2);
+    EXPECT_EQ(info.tile_size, uint32_t(c.tile));
+    EXPECT_EQ(info.tile_overlap, uint32_t(c.overlap));
+    const int T = c.tile, O = c.overlap, S = T - O;
+    auto starts = [&](int side) {
+      std::vector<int> v{0};
+      while (v.back() + T < side) v.push_back(v.back() + S);
+      return v;
+    };
+    const std::vector<int> xs = starts(c.w), ys = starts(c.h);
+    Encoder whole(kModel);
+    Decoder dec(kModel);
+    struct Tile {
+      int x0, y0;
+      Image pixels;
+      DecodedLatent latent;
+    };
+    std::vector<Tile> tiles;
+    std::vector<uint8_t> sections;  // the tiles' sections, concatenated
+    for (int y0 : ys)
+      for (int x0 : xs) {
+        const int w = std::min(T, c.w - x0), h = std::min(T, c.h - y0);
+        Image crop{w, h, c.ch, std::vector<uint8_t>(size_t(w) * h * c.ch)};
+        for (int y = 0; y < h; ++y)
+          std::memcpy(&crop.pixels[size_t(y) * w * c.ch], &img.pixels[(size_t(y0 + y) * c.w + x0) * c.ch],
+                      size_t(w) * c.ch);
+        const auto one = whole.encode(crop, 1.5);
+        const bitstream::Parsed p = bitstream::parse(one.data(), one.size());
+        sections.insert(sections.end(), p.sections.front().data - 6, p.sections.back().data + p.sections.back().size + 4);
+        tiles.push_back({x0, y0, dec.decode(one), dec.decode_latent(one.data(), one.size())});
+      }
+    // Sections: the same bytes, in raster order, between the header and END.
+    const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
+    const uint8_t* first = p.sections.front().data - 6;
+    const uint8_t* last = p.sections.back().data + p.sections.back().size + 4;
+    ASSERT_EQ(sections, std::vector<uint8_t>(first, last));
+
+    auto weight = [&](int at, int p0, int n, int side) {
+      const int i = at - p0;
+      if (p0 > 0 && i < O) return 2 * i + 1;
+      if (p0 + n < side && i >= n - O) return 2 * (n - i) - 1;
+      return 2 * O;
+    };
+    const Image out = dec.decode(s);
+    ASSERT_EQ(out.pixels.size(), img.pixels.size());
+    for (int y = 0; y < c.h; ++y)
+      for (int x = 0; x < c.w; ++x)
+        for (int ch = 0; ch < c.ch; ++ch) {
+          uint32_t sum = 0, weights = 0;
+          for (const Tile& t : tiles) {
+            const Image& q = t.pixels;
+            if (x < t.x0 || x >= t.x0 + q.width || y < t.y0 || y >= t.y0 + q.height) continue;
+            const uint32_t w = uint32_t(weight(x, t.x0, q.width, c.w) * weight(y, t.y0, q.height, c.h));
+            sum += w * q.pixels[(size_t(y - t.y0) * q.width + (x - t.x0)) * c.ch + ch];
+            weights += w;
+          }
+          ASSERT_EQ(weights, uint32_t(4 * O * O)) << x << "," << y;
+          ASSERT_EQ(out.pixels[(size_t(y) * c.w + x) * c.ch + ch], (sum + weights / 2) / weights)
+              << "pixel " << x << "," << y << " channel " << ch;
+        }
+
+    // The latent: each tile's own part (up to where the next tile starts), side by side.
+    const DecodedLatent l = dec.decode_latent(s.data(), s.size());
+    const int st = l.stride;
+    ASSERT_EQ(l.width, (xs.back() + tiles.back().latent.width * st) / st);
+    ASSERT_EQ(l.height, (ys.back() + tiles.back().latent.height * st) / st);
+    for (const Tile& t : tiles)
+      for (int i = 0; i < t.latent.height; ++i)
+        for (int j = 0; j < t.latent.width; ++j) {
+          const int gi = t.y0 / st + i, gj = t.x0 / st + j;
+          const bool own = (t.y0 == ys.back() || i < S / st) && (t.x0 == xs.back() || j < S / st);
+          if (!own) continue;
+          ASSERT_EQ(0, std::memcmp(&l.data[(size_t(gi) * l.width + gj) * l.channels],
+                                   &t.latent.data[(size_t(i) * t.latent.width + j) * l.channels],
+                                   size_t(l.channels) * sizeof(float)));
+        }
+  }
+  Encoder enc(kModel);
+  EXPECT_THROW(enc.set_tiling(100, 0), std::invalid_argument);
+  EXPECT_THROW(enc.set_tiling(64, 48), std::invalid_argument);
+  EXPECT_THROW(enc.set_tiling(64, 8), std::invalid_argument);
+  EXPECT_THROW(enc.set_tiling(4096, 0), std::invalid_argument);
 }
 
 // A stream rebuilt from `one`'s header and sections as a side x side image in tiles of
@@ -249,7 +360,7 @@ TEST(Codec, ThreadCountIsProcessWide) {
 }
 
 // decode_latent: the very latent the decoder synthesises from (g_s of it, rounded, is the
-// decoded image, bit for bit), untiled and tiled (tiles placed side by side), with the
+// decoded image, bit for bit), untiled and tiled (tiles' own parts side by side), with the
 // stream's quality; a damaged stream is refused as decode() refuses it.
 TEST(Codec, DecodeLatentIsWhatTheSynthesisReads) {
   MeanScaleHyperprior model(load_model_file(kModel));
@@ -262,8 +373,17 @@ TEST(Codec, DecodeLatentIsWhatTheSynthesisReads) {
     const DecodedLatent l = dec.decode_latent(s.data(), s.size());
     EXPECT_EQ(l.quality, 1.25);
     EXPECT_EQ(l.stride, 16);
-    ASSERT_EQ(l.height, (h + 63) / 64 * 4);
-    ASSERT_EQ(l.width, (w + 63) / 64 * 4);
+    // Tiles start every S pixels; the latent ends with the last tile's (padded) latent.
+    const bool tiled = uint64_t(w) * uint64_t(h) > kMaxUntiledPixels;
+    const int S = int(kTileSize - kTileOverlap);
+    auto last_start = [&](int side) {
+      int p = 0;
+      while (tiled && p + int(kTileSize) < side) p += S;
+      return p;
+    };
+    const int lx0 = last_start(w), ly0 = last_start(h);
+    ASSERT_EQ(l.height, ly0 / 16 + (h - ly0 + 63) / 64 * 4);
+    ASSERT_EQ(l.width, lx0 / 16 + (w - lx0 + 63) / 64 * 4);
     ASSERT_EQ(l.channels, model.M());
     ASSERT_EQ(l.data.size(), size_t(l.height) * l.width * l.channels);
     if (w * h <= int(kMaxUntiledPixels)) {
@@ -271,20 +391,20 @@ TEST(Codec, DecodeLatentIsWhatTheSynthesisReads) {
       std::copy(l.data.begin(), l.data.end(), y_hat.data());
       EXPECT_EQ(tensor_to_image(model.g_s(y_hat), w, h, 3).pixels, want.pixels);
     } else {
-      // Each 1024x1024 tile's latent (64x64) synthesises to that tile of the image.
-      for (const auto& [tx, ty] : {std::pair{0, 0}, std::pair{1, 1}, std::pair{2, 2}}) {
-        const int x0 = tx * 1024, y0 = ty * 1024, tw = std::min(1024, w - x0), th = std::min(1024, h - y0);
-        const int lh = (th + 63) / 64 * 4, lw = (tw + 63) / 64 * 4, C = l.channels;
-        Tensor y_hat = Tensor::uninitialized(Shape{1, lh, lw, C});
-        for (int y = 0; y < lh; ++y)
-          std::copy_n(&l.data[(size_t(y0 / 16 + y) * l.width + size_t(x0 / 16)) * C], size_t(lw) * C,
-                      &y_hat.data()[size_t(y) * lw * C]);
-        const Image t = tensor_to_image(model.g_s(y_hat), tw, th, 3);
-        for (int y = 0; y < th; ++y)
-          ASSERT_EQ(0, std::memcmp(&t.pixels[size_t(y) * tw * 3],
-                                   &want.pixels[(size_t(y0 + y) * w + x0) * 3], size_t(tw) * 3))
-              << "tile " << tx << "," << ty << " row " << y;
-      }
+      // The last tile's latent is all in the image's latent (the others give the part up to
+      // where the next tile starts; OverlappingTilesAreBlendedExactly checks those): it
+      // synthesises to that tile, which is the image where no other tile overlaps it.
+      const int O = int(kTileOverlap), tw = w - lx0, th = h - ly0;
+      const int lh = (th + 63) / 64 * 4, lw = (tw + 63) / 64 * 4, C = l.channels;
+      Tensor y_hat = Tensor::uninitialized(Shape{1, lh, lw, C});
+      for (int y = 0; y < lh; ++y)
+        std::copy_n(&l.data[(size_t(ly0 / 16 + y) * l.width + size_t(lx0 / 16)) * C], size_t(lw) * C,
+                    &y_hat.data()[size_t(y) * lw * C]);
+      const Image t = tensor_to_image(model.g_s(y_hat), tw, th, 3);
+      for (int y = O; y < th; ++y)
+        ASSERT_EQ(0, std::memcmp(&t.pixels[(size_t(y) * tw + O) * 3], &want.pixels[(size_t(ly0 + y) * w + lx0 + O) * 3],
+                                 size_t(tw - O) * 3))
+            << "row " << y;
     }
     auto bad = s;
     bad.resize(bad.size() - 20);

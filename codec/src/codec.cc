@@ -57,13 +57,92 @@ void place(const Image& t, Image& out, int x0, int y0) {
                 &t.pixels[size_t(y) * row], row);
 }
 
+// Assembles an image from its tiles as they decode in raster order. Tiles that meet edge to
+// edge are copied. Overlapping tiles (docs/bitstream.md, "Tiles") are blended with linear
+// ramps across each overlap of O pixels: at offset i into it the later tile weighs 2i + 1
+// and the earlier 2O - (2i + 1), in both directions, in integers, rounded once, so that
+// every decoder assembles the same pixels from the same tiles. A band of tile rows is summed
+// horizontally (weights x pixel, scaled by 2O), and written out once the next band has added
+// its share of the rows they overlap; memory is one band, not the image.
+class Compositor {
+ public:
+  Compositor(Image& out, int overlap) : out_(out), O_(overlap) {}
+
+  void add(const Image& t, int x0, int y0) {
+    if (O_ == 0) {
+      const size_t need = (size_t(y0) + size_t(t.height)) * size_t(out_.width) * size_t(out_.channels);
+      if (out_.pixels.size() < need) out_.pixels.resize(need);
+      place(t, out_, x0, y0);
+      return;
+    }
+    if (band_.empty() || y0 != band_y0_) start_band(y0, t.height);
+    const int C = out_.channels, W = out_.width;
+    for (int y = 0; y < t.height; ++y) {
+      uint16_t* row = &band_[(size_t(y) * W + x0) * C];
+      const uint8_t* p = &t.pixels[size_t(y) * t.width * C];
+      for (int x = 0; x < t.width; ++x) {
+        const int w = weight(x, x0, t.width, W);
+        for (int c = 0; c < C; ++c) row[size_t(x) * C + c] = uint16_t(row[size_t(x) * C + c] + w * p[size_t(x) * C + c]);
+      }
+    }
+  }
+  // Writes what remains (the last band); call once after the last tile.
+  void finish() {
+    if (!band_.empty()) flush_band(true);
+  }
+
+ private:
+  // A tile's weight at column (or row) x of its own span [0, n) starting at p0 in an image of
+  // side `side`: ramps up over its first O pixels unless it starts the image, and down over
+  // its last O unless it ends the image (where the next tile starts).
+  int weight(int x, int p0, int n, int side) const {
+    if (p0 > 0 && x < O_) return 2 * x + 1;
+    if (p0 + n < side && x >= n - O_) return 2 * O_ - (2 * (x - (n - O_)) + 1);
+    return 2 * O_;
+  }
+  void start_band(int y0, int h) {
+    if (!band_.empty()) flush_band(false);
+    band_y0_ = y0;
+    band_h_ = h;
+    band_.assign(size_t(h) * out_.width * out_.channels, 0);
+  }
+  // Rows of the band: the first O (if not the first band) blend with the carried rows of the
+  // band above; the last rows past the next band's start are carried (unless `last`).
+  void flush_band(bool last) {
+    const int C = out_.channels, W = out_.width, two_o = 2 * O_;
+    const size_t row = size_t(W) * C;
+    const int keep_from = last ? band_h_ : band_h_ - O_;
+    const size_t need = (size_t(band_y0_) + size_t(keep_from)) * row;
+    if (out_.pixels.size() < need) out_.pixels.resize(need);
+    for (int y = 0; y < keep_from; ++y) {
+      uint8_t* o = &out_.pixels[(size_t(band_y0_) + y) * row];
+      const uint16_t* b = &band_[size_t(y) * row];
+      if (band_y0_ > 0 && y < O_) {
+        const uint32_t wb = uint32_t(2 * y + 1), wa = uint32_t(two_o) - wb, den = uint32_t(two_o * two_o);
+        const uint16_t* a = &carry_[size_t(y) * row];
+        for (size_t i = 0; i < row; ++i) o[i] = uint8_t((a[i] * wa + b[i] * wb + den / 2) / den);
+      } else {
+        for (size_t i = 0; i < row; ++i) o[i] = uint8_t((b[i] + uint32_t(O_)) / uint32_t(two_o));
+      }
+    }
+    if (!last) carry_.assign(band_.begin() + ptrdiff_t(keep_from * row), band_.end());
+    band_.clear();
+  }
+
+  Image& out_;
+  const int O_;
+  int band_y0_ = 0, band_h_ = 0;
+  std::vector<uint16_t> band_, carry_;
+};
+
 // A stream checked against a decoder's model, with its tiles.
 struct Prepared {
   bitstream::Parsed p;
   double q = 0;
   int channels = 3;
   struct Tile {
-    int x0, y0, w, h;
+    int x0, y0, w, h;  // what the tile codes: its w x h pixels at x0, y0
+    int nw, nh;        // its own part: w, h less what overlaps the next tiles
   };
   std::vector<Tile> tiles;  // tile k's sections are p.sections[k * per_tile ...]
 };
@@ -80,7 +159,7 @@ Prepared prepare(const Architecture& m, const uint8_t* data, size_t size, const 
   r.q = bitstream::q16_to_quality(p.header.quality_q16);
   if (r.q > m.max_quality()) throw StreamError("stream quality is outside the model's range");
   const uint32_t W = p.header.width, H = p.header.height;
-  const uint32_t T = p.header.tile_size;
+  const uint32_t T = p.header.tile_size, O = p.header.tile_overlap;
   if (uint64_t(W) * H > kMaxDecodedPixels)
     throw LimitError("stream image " + std::to_string(W) + "x" + std::to_string(H) +
                      " is larger than this decoder reconstructs (" + std::to_string(kMaxDecodedPixels) +
@@ -96,7 +175,11 @@ Prepared prepare(const Architecture& m, const uint8_t* data, size_t size, const 
   if (T % uint32_t(m.align()))
     throw StreamError("stream tile size " + std::to_string(T) + " is not a multiple of " +
                       std::to_string(m.align()));
-  const uint32_t tiles_x = T ? (W + T - 1) / T : 1, tiles_y = T ? (H + T - 1) / T : 1;
+  // Tiles of T x T start every S = T - O pixels (O: the overlap, 0 unless flagged); as many
+  // as cover the side: ceil((side - O) / S), at least one.
+  const uint32_t S = T - O;
+  auto count = [&](uint32_t side) { return T == 0 || side <= T ? 1u : (side - O + S - 1) / S; };
+  const uint32_t tiles_x = count(W), tiles_y = count(H);
   const size_t tiles = size_t(tiles_x) * tiles_y;
   const auto& kinds = m.tile_sections();
   if (p.sections.size() != kinds.size() * tiles)
@@ -111,9 +194,10 @@ Prepared prepare(const Architecture& m, const uint8_t* data, size_t size, const 
   r.channels = p.header.colour == bitstream::ColourFormat::kGray ? 1 : 3;
   for (uint32_t ty = 0; ty < tiles_y; ++ty)
     for (uint32_t tx = 0; tx < tiles_x; ++tx) {
-      const uint32_t x0 = T ? tx * T : 0, y0 = T ? ty * T : 0;
-      r.tiles.push_back({int(x0), int(y0), int(T ? std::min(T, W - x0) : W),
-                         int(T ? std::min(T, H - y0) : H)});
+      const uint32_t x0 = tx * S, y0 = ty * S;
+      const uint32_t w = T ? std::min(T, W - x0) : W, h = T ? std::min(T, H - y0) : H;
+      r.tiles.push_back({int(x0), int(y0), int(w), int(h), int(tx + 1 < tiles_x ? S : w),
+                         int(ty + 1 < tiles_y ? S : h)});
     }
   return r;
 }
@@ -150,6 +234,10 @@ void decode_prepared(Architecture& m, std::vector<Prepared>& streams, std::vecto
   // declares a huge image costs memory only for what its data proves.
   out.clear();
   for (const Prepared& s : streams) out.push_back(Image{int(s.p.header.width), int(s.p.header.height), s.channels, {}});
+  std::vector<Compositor> assemble;
+  assemble.reserve(streams.size());
+  for (size_t i = 0; i < streams.size(); ++i)
+    assemble.emplace_back(out[i], int(streams[i].p.header.tile_overlap));
   struct Ref {
     size_t stream, tile;
   };
@@ -181,10 +269,8 @@ void decode_prepared(Architecture& m, std::vector<Prepared>& streams, std::vecto
     for (size_t r = first; r < last; ++r) {
       if (!errors[r - first].empty()) throw StreamError(prefix(order[r].stream) + errors[r - first]);
       const auto& t = streams[order[r].stream].tiles[order[r].tile];
-      Image& o = out[order[r].stream];
-      const size_t need = (size_t(t.y0) + size_t(t.h)) * size_t(o.width) * size_t(o.channels);
-      if (o.pixels.size() < need) o.pixels.resize(need);
-      place(tiles[r - first], o, t.x0, t.y0);
+      assemble[order[r].stream].add(tiles[r - first], t.x0, t.y0);
+      if (order[r].tile + 1 == streams[order[r].stream].tiles.size()) assemble[order[r].stream].finish();
     }
     first = last;
     if (first < order.size()) deadline.check(first, order.size());
@@ -247,18 +333,28 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
   h.height = uint32_t(img.height);
   h.colour = img.channels == 1 ? bitstream::ColourFormat::kGray : bitstream::ColourFormat::kRgb;
   h.quality_q16 = q16;
-  const bool tiled = uint64_t(img.width) * uint64_t(img.height) > kMaxUntiledPixels;
-  h.tile_size = tiled ? kTileSize : 0;
+  const uint32_t T = impl_->tile_size ? impl_->tile_size : kTileSize;
+  const bool tiled = impl_->tile_size ? uint32_t(img.width) > T || uint32_t(img.height) > T
+                                      : uint64_t(img.width) * uint64_t(img.height) > kMaxUntiledPixels;
+  h.tile_size = tiled ? T : 0;
+  h.tile_overlap = tiled ? (impl_->tile_size ? impl_->tile_overlap : kTileOverlap) : 0;
+  if (h.tile_overlap) h.minor = std::max<uint8_t>(h.minor, 2);
 
   std::vector<bitstream::Section> sections;
   if (!tiled) {
     m.encode_tile(img, q, sections);
   } else {
-    for (int y0 = 0; y0 < img.height; y0 += int(kTileSize))
-      for (int x0 = 0; x0 < img.width; x0 += int(kTileSize))
-        m.encode_tile(crop(img, x0, y0, std::min(int(kTileSize), img.width - x0),
-                           std::min(int(kTileSize), img.height - y0)),
-                      q, sections);
+    // Tiles of T start every T - O pixels: each overlaps the next by O, where the decoder
+    // blends the two (no seams at low rates).
+    const int S = int(h.tile_size - h.tile_overlap), t = int(h.tile_size);
+    auto starts = [&](int side) {
+      std::vector<int> v{0};
+      while (v.back() + t < side) v.push_back(v.back() + S);
+      return v;
+    };
+    for (int y0 : starts(img.height))
+      for (int x0 : starts(img.width))
+        m.encode_tile(crop(img, x0, y0, std::min(t, img.width - x0), std::min(t, img.height - y0)), q, sections);
   }
   std::vector<uint8_t> out = bitstream::write(h, sections);
   if (stats) {
@@ -267,6 +363,20 @@ std::vector<uint8_t> Encoder::encode(const Image& img, double quality, EncodeSta
     stats->bpp = 8.0 * double(out.size()) / (double(img.width) * img.height);
   }
   return out;
+}
+
+void Encoder::set_tiling(uint32_t tile_size, uint32_t overlap) {
+  if (tile_size == 0 && overlap == 0) {
+    impl_->tile_size = impl_->tile_overlap = 0;
+    return;
+  }
+  if (tile_size < 64 || tile_size > 2048 || tile_size % 64 || tile_size % uint32_t(impl_->model->align()))
+    throw std::invalid_argument("tile size " + std::to_string(tile_size) + " must be a multiple of 64 from 64 to 2048");
+  if (overlap % 16 || overlap > bitstream::kMaxTileOverlap || 2 * overlap > tile_size)
+    throw std::invalid_argument("tile overlap " + std::to_string(overlap) +
+                                " must be 0 or a multiple of 16 up to min(128, half the tile size)");
+  impl_->tile_size = tile_size;
+  impl_->tile_overlap = overlap;
 }
 
 std::vector<std::vector<uint8_t>> Encoder::encode_batch(const std::vector<Image>& images,
@@ -392,26 +502,30 @@ DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
   DecodedLatent r;
   r.quality = s.q;
   r.stride = stride;
-  r.height = padded(s.p.header.height) / stride;
-  r.width = padded(s.p.header.width) / stride;
+  // Element (i, j) of the image's latent sits at pixel (stride i, stride j); it ends where the
+  // last tile's (padded) latent ends.
+  r.height = (s.tiles.back().y0 + padded(uint32_t(s.tiles.back().h))) / stride;
+  r.width = (s.tiles.back().x0 + padded(uint32_t(s.tiles.back().w))) / stride;
   const size_t per_tile = m.tile_sections().size();
   for (size_t k = 0; k < s.tiles.size(); ++k) {
     if (k > 0) deadline.check(k, s.tiles.size());
     const auto& t = s.tiles[k];
     // Tiles start at multiples of the tile size, itself a multiple of align (prepare), so
-    // each tile's latent lands on whole latent elements.
+    // each tile's latent lands on whole latent elements. Of overlapping tiles, each gives
+    // the latent of its own part (the overlap's latent is its next tiles').
     Latent l = m.decode_latent(&s.p.sections[k * per_tile], s.q, t.w, t.h);
     if (k == 0) r.channels = l.channels;
     const int ly = t.y0 / stride, lx = t.x0 / stride;
-    if (l.channels != r.channels || ly + l.height > r.height || lx + l.width > r.width)
+    const int lh = std::min(l.height, padded(uint32_t(t.nh)) / stride), lw = std::min(l.width, padded(uint32_t(t.nw)) / stride);
+    if (l.channels != r.channels || ly + lh > r.height || lx + lw > r.width)
       throw std::logic_error("tile latent does not fit the image's latent");
     // Grows with the tiles decoded (raster order), as decode()'s images do.
-    const size_t need = size_t(ly + l.height) * size_t(r.width) * size_t(r.channels);
+    const size_t need = size_t(ly + lh) * size_t(r.width) * size_t(r.channels);
     if (r.data.size() < need) r.data.resize(need, 0.f);
-    const size_t row = size_t(l.width) * size_t(l.channels);
-    for (int y = 0; y < l.height; ++y)
+    const size_t row = size_t(lw) * size_t(l.channels), lrow = size_t(l.width) * size_t(l.channels);
+    for (int y = 0; y < lh; ++y)
       std::memcpy(&r.data[(size_t(ly + y) * r.width + size_t(lx)) * size_t(r.channels)],
-                  &l.data[size_t(y) * row], row * sizeof(float));
+                  &l.data[size_t(y) * lrow], row * sizeof(float));
   }
   return r;
 }
@@ -479,6 +593,7 @@ StreamInfo stream_info(const uint8_t* data, size_t size) {
   i.channels = h.colour == bitstream::ColourFormat::kGray ? 1 : 3;
   i.quality = bitstream::q16_to_quality(h.quality_q16);
   i.tile_size = h.tile_size;
+  i.tile_overlap = h.tile_overlap;
   for (const auto& s : p.sections) {
     StreamInfo::Section x;
     x.type = s.type;

@@ -12,6 +12,7 @@ namespace nlc {
 
 struct Encoder::Impl {
   std::unique_ptr<Architecture> model;
+  uint32_t tile_size = 0, tile_overlap = 0;  // set_tiling; 0: the default
 };
 struct Decoder::Impl {
   std::unique_ptr<Architecture> model;

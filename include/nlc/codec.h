@@ -78,6 +78,12 @@ class Encoder {
   std::vector<std::vector<uint8_t>> encode_batch(const std::vector<Image>& images, double quality);
   double max_quality() const;
   const std::string& model_identity() const;
+  // Tiling: by default images over kMaxUntiledPixels are coded in tiles of kTileSize
+  // overlapping by kTileOverlap, smaller ones whole. set_tiling(T, O) codes every image
+  // larger than T x T in T x T tiles overlapping by O (T a multiple of 64 from 64 to 2048;
+  // O 0, or a multiple of 16 up to min(128, T / 2)), which bounds a decoder's working memory
+  // by T; set_tiling(0, 0) restores the default. std::invalid_argument for other values.
+  void set_tiling(uint32_t tile_size, uint32_t overlap);
   // See DeviceOptions. Returns "" or, for "auto" on the CPU, why the GPU is not used.
   std::string set_device(const std::string& device, const DeviceOptions& options = {});
   std::string device() const;  // "CPU", or the GPU's description
@@ -92,9 +98,12 @@ class Encoder {
 
 // Images up to this many pixels are coded whole; larger ones in independent tiles of
 // kTileSize x kTileSize (raster order), so that the transforms' memory stays bounded by one
-// tile's tensors (about 1 GiB at most) whatever the image size.
+// tile's tensors (about 1 GiB at most) whatever the image size. Each tile also codes
+// kTileOverlap pixels past its right and bottom edges, which the decoder blends with the
+// next tiles' so that tile borders do not show at low rates (docs/bitstream.md, "Tiles").
 inline constexpr uint64_t kMaxUntiledPixels = uint64_t(2048) * 2048;
 inline constexpr uint32_t kTileSize = 1024;
+inline constexpr uint32_t kTileOverlap = 16;
 // Largest image a Decoder reconstructs (the output alone is 3 bytes a pixel): streams that
 // announce more are refused before anything is allocated.
 inline constexpr uint64_t kMaxDecodedPixels = kMaxImagePixels;  // 16384 x 16384 (image.h)
@@ -174,6 +183,7 @@ struct StreamInfo {
   int bit_depth = 0, channels = 0;
   double quality = 0;
   uint32_t tile_size = 0;  // 0: one tile
+  uint32_t tile_overlap = 0;  // pixels tiles overlap (blended); 0: edge to edge
   struct Section {
     uint8_t type = 0;
     std::string name;  // "HYPER_LATENT", ..., or "0x.." for a type no architecture here writes

@@ -96,7 +96,8 @@ void check_device(const std::string& d) {
 class PyEncoder {
  public:
   PyEncoder(const std::optional<std::string>& model, const std::optional<std::string>& codec, int effort,
-            const std::string& device, std::function<void(const nlc::FitProgress&)> progress) {
+            const std::string& device, std::function<void(const nlc::FitProgress&)> progress,
+            const std::optional<std::pair<uint32_t, uint32_t>>& tile) {
     check_device(device);
     if (model && codec) throw py::value_error("give a model or a codec, not both");
     if (codec) {
@@ -125,6 +126,7 @@ class PyEncoder {
       enc_ = std::make_unique<nlc::Encoder>(default_model_or(model));
     }
     note_ = enc_->set_device(device);
+    if (tile) enc_->set_tiling(tile->first, tile->second);  // std::invalid_argument: ValueError
   }
 
   py::bytes encode(const py::handle& array, double quality) {
@@ -249,6 +251,7 @@ py::dict info(const py::handle& stream) {
   d["channels"] = s.channels;
   d["quality"] = s.quality;
   d["tile_size"] = s.tile_size;
+  d["tile_overlap"] = s.tile_overlap;
   d["bytes"] = s.bytes;
   d["bpp"] = s.width && s.height ? 8.0 * double(s.bytes) / (double(s.width) * double(s.height)) : 0.0;
   py::list sections;
@@ -325,7 +328,7 @@ PYBIND11_MODULE(_nlc, m) {
 
   py::class_<PyEncoder>(m, "Encoder", R"(Compresses images to .nlc streams.
 
-Encoder(model=None, *, codec=None, effort=1, device="cpu", progress=None)
+Encoder(model=None, *, codec=None, effort=1, device="cpu", progress=None, tile=None)
 
 model: path of a .nlcm model file (None: the default model, as `nlc encode`).
 codec: "inr" for the codec that needs no model file (a network fitted to each image at
@@ -333,11 +336,13 @@ codec: "inr" for the codec that needs no model file (a network fitted to each im
 effort: the INR codec's effort, 0 (fastest) .. 3 (best).
 device: "cpu", "cuda" (DeviceError when no GPU is usable) or "auto".
 progress: for codec="inr", called with a FitProgress every few steps of the fit.
+tile: (T, O) codes images larger than T x T in tiles of T overlapping by O, as
+    `nlc encode --tile T:O` (None: tiles of 1024 by 16 above 2048 x 2048 pixels).
 Ctrl-C during an INR fit raises KeyboardInterrupt.)")
       .def(py::init<const std::optional<std::string>&, const std::optional<std::string>&, int, const std::string&,
-                    std::function<void(const nlc::FitProgress&)>>(),
+                    std::function<void(const nlc::FitProgress&)>, const std::optional<std::pair<uint32_t, uint32_t>>&>(),
            py::arg("model") = py::none(), py::kw_only(), py::arg("codec") = py::none(), py::arg("effort") = 1,
-           py::arg("device") = "cpu", py::arg("progress") = py::none())
+           py::arg("device") = "cpu", py::arg("progress") = py::none(), py::arg("tile") = py::none())
       .def("encode", &PyEncoder::encode, py::arg("image"), py::arg("quality"),
            R"(Compresses one image: a uint8 array H x W x 3 (RGB), H x W x 1 or H x W (gray).
 quality is continuous in [0, max_quality]. Returns the stream as bytes, identical to what

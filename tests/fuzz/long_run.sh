@@ -6,7 +6,7 @@
 # covered by the corpus before and after and the executions are reported; crashes are left
 # in CORPUS/NAME-crashes and make the script fail.
 #
-#   bash tests/fuzz/long_run.sh BUILD CORPUS [SECONDS_EACH]     (default 3600)
+#   [NLC_FUZZ_JOBS=N] bash tests/fuzz/long_run.sh BUILD CORPUS [SECONDS_EACH]     (default 3600; N processes, default nproc)
 #
 # BUILD: a fuzzing build (scripts/test.sh makes build-test-fuzz; or
 #   CC=clang CXX=clang++ cmake -S . -B BUILD -DNLC_FUZZ=ON -DNLC_SANITIZE=ON -DNLC_CUDA=OFF
@@ -16,7 +16,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:?usage: long_run.sh BUILD CORPUS [SECONDS_EACH]}
 CORPUS=${2:?usage: long_run.sh BUILD CORPUS [SECONDS_EACH]}
 SECONDS_EACH=${3:-3600}
-JOBS=$(nproc)
+JOBS=${NLC_FUZZ_JOBS:-$(nproc)}  # processes per fuzzer; fewer leaves cores for other work
 cmake --build "$BUILD" -j"$JOBS" --target decode_fuzzer model_fuzzer image_fuzzer rans_fuzzer c_api_fuzzer nlc >/dev/null
 mkdir -p "$CORPUS"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

@@ -19,6 +19,8 @@ for img in "$WORK"/img/*.png; do
     "$NLC" encode "$img" -m "$M" -q "$q" -o "$WORK/corpus/$(basename "$img" .png)_q$q.nlc" 2>/dev/null
   done
 done
+# Overlapping tiles (bitstream 1.2): 3 x 2 tiles of 64, blended over 16 pixels
+"$NLC" encode "$WORK/img/rgb3.png" -m "$M" -q 1 --tile 64:16 -o "$WORK/corpus/rgb3_tiles.nlc" 2>/dev/null
 # INR streams (no model file; a short fit on the smallest images)
 for img in rgb0 rgb1 gray; do
   "$NLC" encode "$WORK/img/$img.png" --codec inr --effort 0 -q 2 -o "$WORK/corpus/${img}_inr.nlc" 2>/dev/null

@@ -67,6 +67,22 @@ class RoundTrip(unittest.TestCase):
             cli("encode", png, "--codec", "inr", "--effort", "0", "-q", "2", "-o", out)
             self.assertEqual(nlc.Encoder(codec="inr", effort=0).encode(small, 2), open(out, "rb").read())
 
+    def test_tiles_as_the_cli(self):
+        # Overlapping tiles: the same stream as `nlc encode --tile 64:16`, the header says so.
+        rgb = kodim23()
+        with tempfile.TemporaryDirectory() as d:
+            png, out = os.path.join(d, "a.png"), os.path.join(d, "a.nlc")
+            Image.fromarray(rgb).save(png)
+            cli("encode", png, "-q", "1", "--tile", "64:16", "-o", out)
+            stream = nlc.Encoder(tile=(64, 16)).encode(rgb, 1)
+            self.assertEqual(stream, open(out, "rb").read())
+        i = nlc.info(stream)
+        self.assertEqual((i["version"], i["tile_size"], i["tile_overlap"]), ("1.2", 64, 16))
+        self.assertEqual(len(i["sections"]), 2 * 2 * 1)  # 96x64: 2 x 1 tiles
+        self.assertEqual(nlc.Decoder().decode(stream).shape, rgb.shape)
+        with self.assertRaises(ValueError):
+            nlc.Encoder(tile=(100, 0))
+
     def test_image_files_by_content(self):
         rgb = kodim23()
         with tempfile.TemporaryDirectory() as d:
