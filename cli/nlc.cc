@@ -12,8 +12,12 @@
 #include <vector>
 
 #include "eval/eval.h"
+#include "nlc/classify.h"
 #include "nlc/codec.h"
 #include "nlc/image.h"
+#include "cli/json.h"
+#include "cli/npy.h"
+#include "cli/serve.h"
 
 namespace {
 
@@ -35,6 +39,19 @@ const char* kUsage =
     "  decode IN.nlc --latent -o OUT.npy     the decoded latent without the synthesis: float32\n"
     "                                        height x width x channels, numpy .npy\n"
     "  info IN.nlc                           header, sections, sizes and bpp of a stream\n"
+    "  classify IN.nlc... [--classifier PATH] [--top K] [--json]\n"
+    "                                        labels of streams from their latents, without\n"
+    "                                        decoding pixels (default classifier: Imagenette's\n"
+    "                                        10 classes; K default 5); exit 1 if any fails\n"
+    "  serve [--listen HOST:PORT] [--classifier PATH] [--threads N] [--max-body BYTES]\n"
+    "        [--queue N] [--token T]         HTTP service (README, \"Vision services\"):\n"
+    "                                        POST /v1/classify, /v1/decode, /v1/latent with a\n"
+    "                                        .nlc body; GET /healthz, /metrics. Default\n"
+    "                                        127.0.0.1:8080 (port 0: any free one); N requests\n"
+    "                                        coded at once (default: the cores), N more wait\n"
+    "                                        (--queue, default 64), then 503; bodies up to\n"
+    "                                        64 MiB; --token: Authorization: Bearer T on all\n"
+    "                                        but /healthz; SIGTERM finishes requests, exits\n"
     "  estimate IN [-o OUT.png] [-q Q]       run the model without coding: reconstruction,\n"
     "                                        estimated bpp and PSNR\n"
     "  model-info                            print the model's architecture and identity\n"
@@ -87,6 +104,11 @@ struct Options {
   std::string codec;  // "" (the model's) or "inr"
   int effort = 1;
   uint32_t tile = 0, tile_overlap = 0;  // --tile T[:O]; 0: the encoder's default
+  std::vector<std::string> inputs;      // classify: every stream
+  std::string classifier;               // --classifier PATH
+  int top = 5;
+  bool json = false;
+  nlc_cli::ServeOptions serve;  // serve's own options
   nlc::DecodeLimits limits;
 };
 
@@ -166,6 +188,28 @@ Options parse(int argc, char** argv) {
         throw UsageError("--tile T[:O]: T a multiple of 64 from 64 to 2048, O 0 or a multiple of 16 up to T / 2 and 128");
       o.tile = uint32_t(t);
       o.tile_overlap = uint32_t(ov);
+    } else if (a == "--classifier") {
+      o.classifier = value("--classifier");
+    } else if (a == "--top") {
+      const double k = number(value("--top"), "--top");
+      if (!(k >= 1 && k <= 1000) || k != std::floor(k)) throw UsageError("--top must be a whole number from 1 to 1000");
+      o.top = int(k);
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--listen") {
+      o.serve.listen = value("--listen");
+    } else if (a == "--token") {
+      o.serve.token = value("--token");
+      if (o.serve.token.empty()) throw UsageError("--token must not be empty");
+    } else if (a == "--max-body") {
+      const double n = number(value("--max-body"), "--max-body");
+      if (!(n >= 1 && n <= double(size_t(1) << 32)) || n != std::floor(n))
+        throw UsageError("--max-body must be a whole number of bytes from 1 to 4 GiB");
+      o.serve.max_body = size_t(n);
+    } else if (a == "--queue") {
+      const double n = number(value("--queue"), "--queue");
+      if (!(n >= 0 && n <= 100000) || n != std::floor(n)) throw UsageError("--queue must be a whole number from 0 to 100000");
+      o.serve.queue = int(n);
     } else if (a == "--force") {
       o.force = true;
     } else if (a == "--max-pixels") {
@@ -205,6 +249,11 @@ Options parse(int argc, char** argv) {
   } else if (o.command == "eval") {
     if (pos.size() != 2) throw UsageError("eval takes one folder");
     o.input = pos[1];
+  } else if (o.command == "classify") {
+    if (pos.size() < 2) throw UsageError("classify takes one or more streams");
+    o.inputs.assign(pos.begin() + 1, pos.end());
+  } else if (o.command == "serve") {
+    if (pos.size() != 1) throw UsageError("serve takes no arguments (options only)");
   } else if (o.command == "model-info") {
     if (pos.size() != 1) throw UsageError("model-info takes no arguments");
   } else {
@@ -230,23 +279,6 @@ int info(const Options& o) {
   if (i.skipped_optional) std::printf("skipped     %zu unknown optional sections\n", i.skipped_optional);
   std::printf("size        %zu bytes\nbpp         %.6f\n", bytes.size(), 8.0 * double(bytes.size()) / pixels);
   return 0;
-}
-
-// A latent as a numpy .npy file (format 1.0: magic, header length, a Python dict literal
-// padded with spaces to a multiple of 64 bytes, then the little-endian float32 data).
-std::vector<uint8_t> npy(const nlc::DecodedLatent& l) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                     std::to_string(l.height) + ", " + std::to_string(l.width) + ", " +
-                     std::to_string(l.channels) + "), }";
-  const size_t pre = 10;  // magic (6), version (2), header length (2)
-  dict.append((64 - (pre + dict.size() + 1) % 64) % 64, ' ');
-  dict += '\n';
-  static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
-  const std::string magic = std::string("\x93NUMPY\x01\x00", 8) + char(dict.size() & 255) +
-                            char(dict.size() >> 8);
-  std::string out = magic + dict;
-  out.append(reinterpret_cast<const char*>(l.data.data()), l.data.size() * sizeof(float));
-  return std::vector<uint8_t>(out.begin(), out.end());
 }
 
 // --device: cpu leaves the codec on the CPU; cuda requires a usable GPU; auto takes the GPU
@@ -347,6 +379,46 @@ int bench(const Options& o, const std::string& model_path) {
   return 0;
 }
 
+// Labels of streams from their latents (compressed-domain inference). Every stream is
+// tried; a failing one is named on stderr and makes the exit status 1.
+int classify(const Options& o, const std::string& codec_model) {
+  nlc::Classifier c(o.classifier.empty() ? nlc::default_classifier_path() : o.classifier, codec_model);
+  c.set_limits(o.limits);
+  int status = 0;
+  bool first = true;
+  if (o.json) std::printf("[");
+  for (const std::string& in : o.inputs) {
+    nlc::Classification r;
+    try {
+      const std::vector<uint8_t> s = nlc::read_file(in);
+      r = c.classify(s, o.top);
+    } catch (const nlc::StreamError& e) {
+      std::fprintf(stderr, "nlc: %s: invalid stream: %s\n", in.c_str(), e.what());
+      status = 1;
+      continue;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nlc: %s: error: %s\n", in.c_str(), e.what());
+      status = 1;
+      continue;
+    }
+    if (o.json) {
+      std::printf("%s\n {\"file\": %s, \"top\": [", first ? "" : ",", nlc_cli::json_string(in).c_str());
+      for (size_t i = 0; i < r.top.size(); ++i)
+        std::printf("%s{\"class\": %s, \"label\": %s, \"probability\": %.6f}", i ? ", " : "",
+                    nlc_cli::json_string(r.top[i].id).c_str(), nlc_cli::json_string(r.top[i].name).c_str(), r.top[i].probability);
+      std::printf("], \"decode_ms\": %.3f, \"infer_ms\": %.3f}", r.decode_ms, r.infer_ms);
+    } else {
+      std::printf("%s:", in.c_str());
+      for (size_t i = 0; i < r.top.size(); ++i)
+        std::printf("%s %s %.4f", i ? "," : "", r.top[i].name.c_str(), r.top[i].probability);
+      std::printf("\n");
+    }
+    first = false;
+  }
+  if (o.json) std::printf("%s]\n", first ? "" : "\n");
+  return status;
+}
+
 int run(const Options& o) {
   using clock = std::chrono::steady_clock;
   nlc::set_threads(o.threads);
@@ -384,13 +456,24 @@ int run(const Options& o) {
     return 0;
   }
   if (o.command == "bench") return bench(o, model_path);
+  if (o.command == "classify") return classify(o, o.model.empty() ? "" : model_path);
+  if (o.command == "serve") {
+    nlc_cli::ServeOptions s = o.serve;
+    s.classifier = o.classifier;
+    s.model = o.model.empty() ? "" : model_path;
+    s.threads = o.threads;
+    // A service decodes untrusted streams: 16 Mpixels and 30 s a request unless told otherwise.
+    s.limits.max_pixels = o.limits.max_pixels == nlc::DecodeLimits{}.max_pixels ? uint64_t(1) << 24 : o.limits.max_pixels;
+    s.limits.max_seconds = o.limits.max_seconds > 0 ? o.limits.max_seconds : 30;
+    return nlc_cli::serve(s);
+  }
   if (o.command == "decode" && o.latent) {
     std::vector<uint8_t> s = nlc::read_file(o.input);
     nlc::Decoder dec(model_path);
     dec.set_limits(o.limits);
     choose_device(dec, o.device, o.tensor_cores);
     const nlc::DecodedLatent l = dec.decode_latent(s.data(), s.size());
-    nlc::write_file_atomic(o.output, npy(l), write_options(o));
+    nlc::write_file_atomic(o.output, nlc_cli::npy(l), write_options(o));
     std::fprintf(stderr, "%s: latent %dx%dx%d (1/%d of the padded image), quality %.5f\n",
                  o.input.c_str(), l.height, l.width, l.channels, l.stride, l.quality);
     return 0;

@@ -15,6 +15,10 @@ void Sequential::prepare() {
   }
 }
 
+// Out of line: inlined into a loop of adds, GCC 12 warns (falsely) that moving the vector's
+// variants on growth reads their inactive members.
+void Sequential::add(Layer l) { layers_.push_back(std::move(l)); }
+
 Tensor Sequential::forward(const Tensor& x, Kernels k) {
   Tensor cur = x;
   for (size_t i = 0; i < layers_.size(); ++i) {

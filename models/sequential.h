@@ -27,7 +27,7 @@ class Sequential {
   struct Relu {};
   using Layer = std::variant<Conv, GdnLayer, Relu>;
 
-  void add(Layer l) { layers_.push_back(std::move(l)); }
+  void add(Layer l);
   void prepare();  // builds the optimised objects (fusing ReLUs)
   Tensor forward(const Tensor& x, Kernels k);
   // The layers, in order (other backends, e.g. the CUDA one, build from them).

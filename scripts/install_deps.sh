@@ -18,6 +18,7 @@ PKGS=(
   python3 python3-torch python3-numpy python3-pil   # trainer, exporter, golden tests
   pybind11-dev python3-dev   # the Python binding (python/)
   python3-distributed python3-dask python3-tqdm   # python3 -m nlc.batch (Dask)
+  libcpp-httplib-dev curl   # nlc serve's HTTP; curl for its tests
   libopenblas0         # fair PyTorch peer in bench/ (ConvTranspose2d goes through BLAS)
 )
 missing=()

@@ -531,20 +531,27 @@ DecodedLatent Decoder::decode_latent(const uint8_t* data, size_t size) {
 }
 
 // ---- without a codec ----
-std::string default_model_path() {
-  if (const char* env = std::getenv("NLC_MODEL"); env && *env) return env;
+std::string bundled_file(const char* env_var, const char* share_name, const char* installed, const char* source,
+                         const char* missing) {
+  if (const char* env = std::getenv(env_var); env && *env) return env;
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path exe = fs::canonical("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path installed = exe.parent_path().parent_path() / "share" / "nlc" / "default.nlcm";
-    if (fs::exists(installed)) return installed.string();
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (!ec) {  // a relocated install: <prefix>/bin/nlc and <prefix>/share/nlc/
+    const fs::path beside = exe.parent_path().parent_path() / "share" / "nlc" / share_name;
+    if (fs::exists(beside)) return beside.string();
   }
-#ifdef NLC_INSTALLED_MODEL
-  if (fs::exists(NLC_INSTALLED_MODEL)) return NLC_INSTALLED_MODEL;
+  if (*installed && fs::exists(installed)) return installed;
+  if (*source && fs::exists(source)) return source;
+  throw ModelError(missing);
+}
+
+#ifndef NLC_INSTALLED_MODEL
+#define NLC_INSTALLED_MODEL ""
 #endif
-  if (fs::exists(NLC_DEFAULT_MODEL)) return NLC_DEFAULT_MODEL;
-  throw ModelError("no model given and the bundled model was not found; use --model PATH");
+std::string default_model_path() {
+  return bundled_file("NLC_MODEL", "default.nlcm", NLC_INSTALLED_MODEL, NLC_DEFAULT_MODEL,
+                      "no model given and the bundled model was not found; use --model PATH");
 }
 
 namespace {

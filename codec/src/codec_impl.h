@@ -26,6 +26,12 @@ struct Decoder::Impl {
   Architecture& for_stream(const uint8_t* data, size_t size);
 };
 
+// A file that ships with nlc (the default model, the bundled classifier): $env_var, else
+// <prefix>/share/nlc/share_name beside the running program, else `installed` (the
+// configured install path), else `source` (the source tree's); ModelError(missing) if none.
+std::string bundled_file(const char* env_var, const char* share_name, const char* installed, const char* source,
+                         const char* missing);
+
 namespace internal {
 // The codec's model, to set a backend directly (tests) or look at it.
 Architecture& architecture(Encoder& e);

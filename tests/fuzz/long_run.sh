@@ -35,7 +35,7 @@ seeds_of() {  # NAME -> the seed folder
     image) echo "$SRC/tests/fuzz/seeds/image" ;;
     rans) echo "$SRC/tests/fuzz/seeds/rans" ;;
     c_api) echo "$SRC/tests/fuzz/seeds/c_api" ;;
-    model) local d="$CORPUS/.model-seeds"; mkdir -p "$d"; cp "$SRC/tests/data/tiny.nlcm" "$d/"; echo "$d" ;;
+    model) local d="$CORPUS/.model-seeds"; mkdir -p "$d"; cp "$SRC/tests/data/tiny.nlcm" "$SRC"/tests/fuzz/seeds/model/* "$d/"; echo "$d" ;;
   esac
 }
 max_len_of() {
