@@ -12,6 +12,7 @@ LimitError), nlc.ModelError, nlc.ImageError, nlc.DeviceError, all subclasses of 
 (a RuntimeError); bad arguments raise ValueError. Coding releases the GIL.
 """
 from ._nlc import (  # noqa: F401  (the public API)
+    Classifier,
     Decoder,
     DeviceError,
     Encoder,
@@ -32,7 +33,7 @@ from ._nlc import (  # noqa: F401  (the public API)
 )
 
 __all__ = [
-    "Decoder", "DeviceError", "Encoder", "Error", "FitProgress", "ImageError", "LimitError",
+    "Classifier", "Decoder", "DeviceError", "Encoder", "Error", "FitProgress", "ImageError", "LimitError",
     "ModelError", "StreamError", "default_model_path", "info", "model_info", "psnr",
     "read_image", "set_threads", "threads", "write_image",
 ]

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "nlc/classify.h"
 #include "nlc/codec.h"
 #include "nlc/image.h"
 
@@ -239,6 +240,46 @@ class PyDecoder {
   std::string note_;
 };
 
+// nlc.Classifier: labels of streams from their latents (compressed-domain inference).
+class PyClassifier {
+ public:
+  PyClassifier(const std::optional<std::string>& classifier, const std::optional<std::string>& model)
+      : c_(classifier ? *classifier : nlc::default_classifier_path(), model ? *model : std::string()) {}
+
+  py::dict classify(const py::handle& stream, int top) {
+    if (top < 1) throw py::value_error("top must be at least 1");
+    const Bytes b = bytes_of(stream, "classify");
+    nlc::Classification r;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      r = c_.classify(b.data(), b.size(), top);
+    }
+    py::list labels;
+    for (const auto& l : r.top) {
+      py::dict d;
+      d["index"] = l.index;
+      d["class"] = l.id;
+      d["label"] = l.name;
+      d["probability"] = l.probability;
+      labels.append(d);
+    }
+    py::dict d;
+    d["top"] = labels;
+    d["decode_ms"] = r.decode_ms;
+    d["infer_ms"] = r.infer_ms;
+    return d;
+  }
+  bool reads_latents() const { return c_.reads_latents(); }
+  std::vector<std::string> class_names() const { return c_.class_names(); }
+  std::string identity() const { return c_.identity(); }
+  std::string codec_model_identity() const { return c_.codec_model_identity(); }
+
+ private:
+  nlc::Classifier c_;
+  std::mutex mu_;
+};
+
 py::dict info(const py::handle& stream) {
   const Bytes b = bytes_of(stream, "info");
   const nlc::StreamInfo s = nlc::stream_info(b.data(), b.size());
@@ -381,6 +422,24 @@ decode() synthesises from (the input of compressed-domain inference; `nlc decode
       .def_property_readonly("model_identity", &PyDecoder::model_identity)
       .def_property_readonly("device", &PyDecoder::device)
       .def_property_readonly("device_note", &PyDecoder::device_note);
+
+  py::class_<PyClassifier>(m, "Classifier", R"(Labels of .nlc streams without rebuilding their pixels.
+
+Classifier(classifier=None, model=None)
+
+classifier: a classifier model (.nlcm, classifier-v1; None: the bundled Imagenette one,
+    as `nlc classify`). model: the codec model of the streams (None: the default model);
+    ModelError when the classifier was not trained on that model's streams.)")
+      .def(py::init<const std::optional<std::string>&, const std::optional<std::string>&>(),
+           py::arg("classifier") = py::none(), py::arg("model") = py::none())
+      .def("classify", &PyClassifier::classify, py::arg("stream"), py::arg("top") = 5,
+           R"(The `top` most probable classes of a stream: {"top": [{"index", "class", "label",
+"probability"}, ...], "decode_ms", "infer_ms"}. StreamError for a stream that cannot be
+decoded or comes from another codec model.)")
+      .def_property_readonly("reads_latents", &PyClassifier::reads_latents)
+      .def_property_readonly("class_names", &PyClassifier::class_names)
+      .def_property_readonly("identity", &PyClassifier::identity)
+      .def_property_readonly("codec_model_identity", &PyClassifier::codec_model_identity);
 
   m.def("info", &info, py::arg("stream"),
         "A stream's header and sections, read without its model (`nlc info`): a dict.");

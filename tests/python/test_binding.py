@@ -83,6 +83,33 @@ class RoundTrip(unittest.TestCase):
         with self.assertRaises(ValueError):
             nlc.Encoder(tile=(100, 0))
 
+    def test_classifier(self):
+        # Labels from the latent, as `nlc classify` gives them; refusals as the library's.
+        golden = os.environ.get("NLC_CLASSIFIER_GOLDEN_DIR")
+        if not golden:
+            self.skipTest("NLC_CLASSIFIER_GOLDEN_DIR not set (ctest sets it)")
+        tiny = os.path.join(SRC, "tests", "data", "tiny.nlcm")
+        path = os.path.join(golden, "classifier_latent.nlcm")
+        c = nlc.Classifier(path, tiny)
+        self.assertTrue(c.reads_latents)
+        self.assertEqual(len(c.class_names), 7)
+        s = nlc.Encoder(tiny).encode(kodim23(), 2)
+        r = c.classify(s, top=3)
+        self.assertEqual(len(r["top"]), 3)
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, "a.nlc")
+            with open(f, "wb") as w:
+                w.write(s)
+            import json
+            want = json.loads(cli("classify", f, "-m", tiny, "--classifier", path, "--top", "3", "--json").stdout)
+        self.assertEqual([x["class"] for x in r["top"]], [x["class"] for x in want[0]["top"]])
+        with self.assertRaises(nlc.StreamError):
+            c.classify(nlc.Encoder().encode(kodim23(), 2))  # another codec model
+        with self.assertRaises(ValueError):
+            c.classify(s, top=0)
+        with self.assertRaises(nlc.ModelError):
+            nlc.Classifier(path)  # the default codec model: not what it was trained on
+
     def test_image_files_by_content(self):
         rgb = kodim23()
         with tempfile.TemporaryDirectory() as d:
