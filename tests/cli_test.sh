@@ -170,4 +170,17 @@ expect 1 "eval of a folder without PNGs" -- "$NLC" eval "$TMP/empty" -m "$M" -o 
 expect 1 "eval with an unknown baseline" -- "$NLC" eval "$TMP/set" -m "$M" --baselines gif -o "$TMP/ev3"
 grep -q "unknown baseline" "$TMP/err" || { echo "FAIL: unknown baseline not named"; fail=1; }
 expect 2 "eval with a bad quality list" -- "$NLC" eval "$TMP/set" -q 1,x
+# nlc classify with the bundled classifier (default model streams): labels, JSON, refusals.
+"$NLC" encode "$SRC/assets/kodim23.png" -q 2 -o "$TMP/k2.nlc" 2>/dev/null
+expect 0 "classify" -- "$NLC" classify "$TMP/k2.nlc" --top 3
+[ "$(tr ',' '\n' < "$TMP/out" | wc -l)" = 3 ] || { echo "FAIL: classify --top 3 did not give 3 labels"; cat "$TMP/out"; fail=1; }
+expect 0 "classify --json" -- "$NLC" classify "$TMP/k2.nlc" "$TMP/k2.nlc" --json
+"${NLC_PYTHON:-/usr/bin/python3}" -c "import json,sys; r=json.load(open(sys.argv[1])); assert len(r)==2 and len(r[0]['top'])==5" "$TMP/out" ||
+  { echo "FAIL: classify --json"; fail=1; }
+"$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -q 2 -o "$TMP/kt.nlc" 2>/dev/null
+expect 1 "classify a stream of another model" -- "$NLC" classify "$TMP/k2.nlc" "$TMP/kt.nlc"
+grep -q "wrong model" "$TMP/err" || { echo "FAIL: classify: wrong model not named"; fail=1; }
+grep -q "^$TMP/k2.nlc:" "$TMP/out" || { echo "FAIL: classify stopped at the bad stream"; fail=1; }
+expect 2 "classify --top 0" -- "$NLC" classify "$TMP/k2.nlc" --top 0
+expect 2 "serve with a stray argument" -- "$NLC" serve extra
 exit $fail

@@ -22,6 +22,11 @@ import numpy as np
 import nlc
 
 
+def in_validation(name):
+    """The split rule: the first byte of the SHA-1 of the file name below 26 (about 10%)."""
+    return hashlib.sha1(name.encode()).digest()[0] < 26
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("src")
@@ -48,7 +53,7 @@ def main():
                 print(f"skipped {c}/{name}: {img.shape}", file=sys.stderr)
                 continue
             s = enc.encode(img, a.q)
-            split = "val" if hashlib.sha1(name.encode()).digest()[0] < 26 else "train"
+            split = "val" if in_validation(name) else "train"
             rows[split].append((dec.decode_latent(s).astype(np.float16), dec.decode(s), label,
                                 8 * len(s) / (224 * 224), f"{c}/{name}"))
             n += 1
