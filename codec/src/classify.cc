@@ -25,7 +25,6 @@ std::string default_classifier_path() {
 }
 
 struct Classifier::Impl {
-  ModelFile file;
   std::unique_ptr<LatentClassifier> net;
   std::unique_ptr<Decoder> decoder;
   std::string identity, codec_identity;
@@ -33,9 +32,9 @@ struct Classifier::Impl {
 
 Classifier::Classifier(const std::string& classifier_path, const std::string& codec_model_path)
     : impl_(std::make_unique<Impl>()) {
-  impl_->file = load_model_file(classifier_path);
-  impl_->net = std::make_unique<LatentClassifier>(impl_->file);
-  impl_->identity = impl_->file.identity_hex();
+  const ModelFile file = load_model_file(classifier_path);  // the network copies what it needs
+  impl_->net = std::make_unique<LatentClassifier>(file);
+  impl_->identity = file.identity_hex();
   impl_->codec_identity = to_hex(impl_->net->codec_model());
   const std::string codec = codec_model_path.empty() ? default_model_path() : codec_model_path;
   impl_->decoder = std::make_unique<Decoder>(codec);
