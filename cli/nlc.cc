@@ -28,6 +28,9 @@ const char* kUsage =
     "  encode IN -o OUT.nlc [-q Q]           compress an image to a stream: PNG, JPEG (EXIF\n"
     "                                        orientation applied), PPM or PGM, 8-bit RGB or\n"
     "                                        gray, recognised by its content\n"
+    "         [--clc]                        with the bundled CLC model: the default model's\n"
+    "                                        transforms, its entropy model conditioned on a\n"
+    "                                        reference from a dictionary (docs/clc.md)\n"
     "         [--codec inr [--effort E]]     with the INR codec: a model fitted to this image\n"
     "                                        (no model file; effort 0..3, default 1; progress\n"
     "                                        on stderr; Ctrl-C stops fitting and still writes)\n"
@@ -62,7 +65,9 @@ const char* kUsage =
     "                                        writes OUTDIR/report.json, report.csv, rd.svg\n"
     "                                        (-q 0,1.5,3; baselines jpeg,webp,avif,jpeg2000;\n"
     "                                        OUTDIR default nlc-eval; --limit N: first N images;\n"
-    "                                        --codec inr [--effort E]: the INR codec's curve)\n"
+    "                                        --codec inr [--effort E]: the INR codec's curve;\n"
+    "                                        --clc: the CLC model's curve, and BD-rate against\n"
+    "                                        the same transforms without the reference)\n"
     "  bench IN [-q Q] [--repeat N] [--batch B] [--codec inr [--effort E]]\n"
     "                                        time encode and decode through the API on this\n"
     "                                        machine (wall clock, after one warm-up call):\n"
@@ -102,6 +107,7 @@ struct Options {
   bool reference = false, latent = false, force = false;
   int threads = 0;
   std::string codec;  // "" (the model's) or "inr"
+  bool clc = false;   // --clc: the bundled CLC model
   int effort = 1;
   uint32_t tile = 0, tile_overlap = 0;  // --tile T[:O]; 0: the encoder's default
   std::vector<std::string> inputs;      // classify: every stream
@@ -171,6 +177,8 @@ Options parse(int argc, char** argv) {
       o.batch = std::atoi(value("--batch").c_str());
       // Every copy's output image is held at once: bounded so that a typo cannot exhaust memory.
       if (o.batch <= 0 || o.batch > 1024) throw UsageError("--batch needs a number in [1, 1024]");
+    } else if (a == "--clc") {
+      o.clc = true;
     } else if (a == "--codec") {
       o.codec = value("--codec");
       if (o.codec != "inr") throw UsageError("--codec must be inr (or left out for the model's codec)");
@@ -434,6 +442,7 @@ int run(const Options& o) {
     if (!o.output.empty()) e.out_dir = o.output;
     e.model = o.model;
     e.codec = o.codec;
+    e.clc = o.clc;
     e.effort = o.effort;
     for (const auto& q : split(o.quality_text)) e.qualities.push_back(number(q, "quality"));
     e.baselines = split(o.baselines);
@@ -442,7 +451,8 @@ int run(const Options& o) {
     e.limit = o.limit;
     return nlc::eval::run(e);
   }
-  std::string model_path = o.model.empty() ? nlc::default_model_path() : o.model;
+  std::string model_path = !o.model.empty() ? o.model : o.clc ? nlc::default_clc_model_path()
+                                                               : nlc::default_model_path();
   if (o.command == "encode") {
     nlc::Image img = nlc::read_image(o.input);
     nlc::Encoder enc = o.codec.empty() ? nlc::Encoder(model_path) : fitting_encoder(o);

@@ -25,6 +25,9 @@ enc kodim23 0; enc kodim23 2.5; enc kodim23 5
 enc crop17x33 3; enc pixel1x1 4; enc gray130x70 1
 # Overlapping tiles (bitstream 1.2): 4 x 3 tiles of 64 overlapping by 16, blended.
 "$NLC" encode "$TMP/tiles200x150.png" -q 1 --tile 64:16 -o streams/tiles200x150_q1.nlc 2>/dev/null
+# CLC (bitstream 1.3): the bundled CLC model, a REFERENCE section per tile; the default
+# decoder finds the model by the stream's identity.
+"$NLC" encode "$TMP/kodim23.png" --clc -q 2 -o streams/kodim23_clc_q2.nlc 2>/dev/null
 # The INR codec (no model file): a short fit; the stream, not the fit, is the reference.
 "$NLC" encode "$TMP/crop64x48.png" --codec inr --effort 0 -q 2 -o streams/crop64x48_inr_q2.nlc 2>/dev/null
 # The reference decoder: the CPU with oneDNN held to AVX2 (what every x86-64 machine since

@@ -121,7 +121,9 @@ int run(const Options& opt) {
   std::vector<Baseline> baselines;
   for (const auto& b : opt.baselines) baselines.push_back(make_baseline(b));  // throws if unknown
 
-  const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
+  if (opt.clc && !opt.codec.empty()) throw std::invalid_argument("eval: --clc and --codec exclude each other");
+  const std::string model_path = !opt.model.empty() ? opt.model : opt.clc ? default_clc_model_path()
+                                                                          : default_model_path();
   FitOptions fit;
   fit.effort = opt.effort;
   Encoder encoder = opt.codec.empty() ? Encoder(model_path) : Encoder::without_model(opt.codec, fit);
@@ -143,7 +145,7 @@ int run(const Options& opt) {
   report.model = model_path;
 
   Progress progress{opt.progress};
-  progress.total = images.size() * qualities.size();
+  progress.total = images.size() * qualities.size() * (opt.clc ? 2 : 1);
   for (const auto& b : baselines) progress.total += images.size() * b.qualities.size();
 
   // Every codec: encode each image at each quality, pass the bytes through `store` (nlc:
@@ -186,6 +188,19 @@ int run(const Options& opt) {
         write_file_atomic(file, b);
         return read_file(file);
       });
+  if (opt.clc) {  // the same transforms without the reference
+    const std::string base_path = default_model_path();
+    Encoder base_encoder(base_path);
+    Decoder base_decoder(base_path);
+    Curve base;
+    base.name = "nlc base";
+    base.library = "nlc (" + fs::path(base_path).filename().string() + ", no reference)";
+    base.setting = nlc_curve.setting;
+    base.quality = qualities;
+    measure_curve(
+        base, [&](const Image& img, double q) { return base_encoder.encode(img, q); },
+        [&](const Bytes& b) { return base_decoder.decode(b); }, nullptr);
+  }
   for (const Baseline& b : baselines)
     measure_curve(Curve{b.name, b.library, b.setting, false, b.qualities, {}, {}, {}, {}, {}, {}},
                   b.encode, b.decode, nullptr);

@@ -13,6 +13,9 @@ struct Options {
   std::string model;                // .nlcm; empty: the default model
   std::string codec;                // "": the model's codec; "inr": fitted per image
   int effort = 1;                   // with codec "inr": 0..3
+  // The nlc curve with the CLC model (`model`, default the bundled CLC model), and beside it
+  // the same transforms without the reference (the default model), for the BD-rate of CLC.
+  bool clc = false;
   std::vector<double> qualities;    // nlc qualities; empty: 0, 1, ..., the model's maximum
   std::vector<std::string> baselines;  // jpeg, webp, avif, jpeg2000
   std::string published;  // optional JSON of published curves {"name": {"bpp": [], "psnr_rgb": []}}

@@ -76,6 +76,16 @@ class Architecture {
   virtual int stream_minor() const { return 0; }
   // The sections one tile is coded into, in stream order.
   virtual const std::vector<SectionKind>& tile_sections() const = 0;
+  // The section types a decoder of this architecture accepts while parsing a stream: its own
+  // tile sections, and any its other models write, so that a stream of a sibling model is
+  // explained (mismatch_note) rather than refused as unknown.
+  virtual std::vector<uint8_t> recognised_sections() const {
+    std::vector<uint8_t> t;
+    for (const SectionKind& k : tile_sections()) t.push_back(k.type);
+    return t;
+  }
+  // Added to the wrong-model message for a parsed stream of another model ("" if nothing).
+  virtual std::string mismatch_note(const bitstream::Parsed&) const { return ""; }
   // Lines for `nlc model-info` after the common ones (name, value).
   virtual std::vector<std::pair<std::string, std::string>> describe() const = 0;
 

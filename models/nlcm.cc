@@ -289,4 +289,13 @@ ModelFile load_model_file(const std::string& path) {
   return parse_model_file(bytes.data(), bytes.size(), path);
 }
 
+std::array<uint8_t, 32> model_file_identity(const std::string& path) {
+  std::array<uint8_t, 32> id{};
+  std::ifstream f(path, std::ios::binary);
+  uint8_t head[ModelFile::kHeaderBytes];
+  if (f && f.read(reinterpret_cast<char*>(head), sizeof head))
+    std::copy(head + 32, head + 64, id.begin());  // docs/model-format.md: bytes 32..63
+  return id;
+}
+
 }  // namespace nlc

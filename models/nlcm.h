@@ -55,6 +55,9 @@ struct ModelFile {
 };
 
 ModelFile load_model_file(const std::string& path);
+// The identity a model file's header declares (its payload's SHA-256), read without loading
+// the file (unverified: load_model_file checks it); all zero for an unreadable file.
+std::array<uint8_t, 32> model_file_identity(const std::string& path);
 
 // Lower-case hex of a 32-byte identity (model hashes in messages and tools).
 std::string to_hex(const std::array<uint8_t, 32>& bytes);

@@ -29,6 +29,17 @@ expect 2 "tile overlap over half a tile" -- "$NLC" encode x.png -o "$TMP/t.nlc" 
 expect 0 "overlapping tiles" -- "$NLC" encode "$SRC/assets/kodim23.png" -m "$M" -q 1 --tile 256:32 -o "$TMP/t.nlc"
 expect 0 "overlapping tiles decode" -- "$NLC" decode "$TMP/t.nlc" -m "$M" -o "$TMP/t.png"
 if ! "$NLC" info "$TMP/t.nlc" | grep -q "tiles *256 overlapping by 32"; then echo "FAIL: info shows the overlap"; fail=1; fi
+# CLC (bitstream 1.3): --clc takes the bundled CLC model ($NLC_CLC_MODEL here: the small
+# test one); the default decoder finds it by the stream's model identity.
+C="$SRC/tests/data/tiny-clc.nlcm"
+expect 0 "encode --clc" -- env NLC_CLC_MODEL="$C" "$NLC" encode --clc "$SRC/assets/kodim23.png" -q 2 -o "$TMP/clc.nlc"
+if ! "$NLC" info "$TMP/clc.nlc" | grep -q "REFERENCE"; then echo "FAIL: no REFERENCE section in a CLC stream"; fail=1; fi
+if ! "$NLC" info "$TMP/clc.nlc" | grep -q "version *1.3"; then echo "FAIL: a CLC stream is not 1.3"; fail=1; fi
+expect 0 "a CLC stream decodes with the default decoder" -- env NLC_CLC_MODEL="$C" "$NLC" decode "$TMP/clc.nlc" -o "$TMP/clc.png"
+expect 0 "and with its model" -- "$NLC" decode "$TMP/clc.nlc" -m "$C" -o "$TMP/c2.png"
+cmp -s "$TMP/clc.png" "$TMP/c2.png" || { echo "FAIL: CLC decodes differ"; fail=1; }
+expect 1 "a CLC stream and a model without dictionary" -- "$NLC" decode "$TMP/clc.nlc" -m "$M" -o "$TMP/c3.png"
+grep -q "has no dictionary" "$TMP/err" || { echo "FAIL: the missing dictionary is not named"; fail=1; }
 expect 1 "missing input" -- "$NLC" estimate "$TMP/none.png" -m "$M"
 expect 1 "quality out of range" -- "$NLC" estimate "$SRC/assets/kodim23.png" -m "$M" -q 9
 echo junk > "$TMP/junk.png"

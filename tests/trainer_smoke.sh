@@ -27,4 +27,11 @@ grep -q "resumed .* at step 4" "$WORK/run2.txt"
 "$NLC" model-info -m "$WORK/model.nlcm"
 "$NLC" estimate "$WORK/data/img0.png" -m "$WORK/model.nlcm" -q 1.5 -o "$WORK/rec.png"
 "$PY" -m nlc_train.evaluate "$WORK/ck/latest.pt" "$WORK/data" --qualities 0,5
+# CLC on top (models/train/clc): dictionary, branch, quantisation, export; the C++ codes with it.
+"$PY" -m nlc_train.export "$WORK/ck/latest.pt" "$WORK/base.nlcm" --dtype f16 --calib "$WORK/data"
+"$PY" "$SRC/models/train/clc/train.py" --base "$WORK/base.nlcm" --checkpoint "$WORK/ck/latest.pt" \
+  --data "$WORK/data" --out "$WORK/clc.nlcm" --K 4 --region 2 --width 8 --steps 20 | tee "$WORK/clc.txt"
+grep -q "held-back q5.0: y bpp base" "$WORK/clc.txt"
+"$NLC" encode "$WORK/data/img1.png" -m "$WORK/clc.nlcm" -q 2 -o "$WORK/clc.nlc"
+"$NLC" decode "$WORK/clc.nlc" -m "$WORK/clc.nlcm" -o "$WORK/clc.png"
 echo "trainer smoke test passed"

@@ -35,12 +35,6 @@ Architecture& architecture(Decoder& d) { return CodecAccess::get(d); }
 
 namespace {
 
-std::vector<uint8_t> section_types(const Architecture& a) {
-  std::vector<uint8_t> t;
-  for (const SectionKind& k : a.tile_sections()) t.push_back(k.type);
-  return t;
-}
-
 Image crop(const Image& img, int x0, int y0, int w, int h) {
   Image t{w, h, img.channels, std::vector<uint8_t>(size_t(w) * h * img.channels)};
   const size_t row = size_t(w) * img.channels;
@@ -150,12 +144,12 @@ struct Prepared {
 Prepared prepare(const Architecture& m, const uint8_t* data, size_t size, const DecodeLimits& limits) {
   Prepared r;
   bitstream::Parsed& p = r.p;
-  const std::vector<uint8_t> known = section_types(m);
+  const std::vector<uint8_t> known = m.recognised_sections();
   p = bitstream::parse(data, size, &known);
   if (p.header.model_id != m.identity())
     throw StreamError("stream was encoded with model sha256:" + to_hex(p.header.model_id).substr(0, 16) +
                       "..., this decoder has model sha256:" + m.identity_hex().substr(0, 16) +
-                      "... (wrong model)");
+                      "... (wrong model" + m.mismatch_note(p) + ")");
   r.q = bitstream::q16_to_quality(p.header.quality_q16);
   if (r.q > m.max_quality()) throw StreamError("stream quality is outside the model's range");
   const uint32_t W = p.header.width, H = p.header.height;
@@ -399,6 +393,7 @@ std::string Decoder::set_device(const std::string& device, const DeviceOptions& 
   impl_->device = device;
   impl_->device_options = options;
   impl_->model_free.reset();  // made again, on this device, when a stream needs it
+  impl_->sibling.reset();
   return why;
 }
 
@@ -415,6 +410,23 @@ Architecture& Decoder::Impl::for_stream(const uint8_t* data, size_t size) {
     select_device(*a, device == "cuda" ? "auto" : device, device_options);
     model_free = std::move(a);
     return *(last = model_free.get());
+  }
+  // The bundled models know each other: the default model and its CLC twin share their
+  // transforms, so a decoder of one decodes the other's streams (identity from the file's
+  // header, loaded only when a stream names it).
+  if (sibling && id == sibling->identity()) return *(last = sibling.get());
+  for (auto path_of : {default_model_path, default_clc_model_path}) {
+    std::string path;
+    try {
+      path = path_of();
+    } catch (const ModelError&) {
+      continue;
+    }
+    const std::array<uint8_t, 32> fid = model_file_identity(path);
+    if (fid == std::array<uint8_t, 32>{} || fid != id) continue;
+    sibling = load_architecture(path);
+    select_device(*sibling, device == "cuda" ? "auto" : device, device_options);
+    return *(last = sibling.get());
   }
   return *model;  // prepare() names the mismatch
 }
@@ -552,6 +564,14 @@ std::string bundled_file(const char* env_var, const char* share_name, const char
 std::string default_model_path() {
   return bundled_file("NLC_MODEL", "default.nlcm", NLC_INSTALLED_MODEL, NLC_DEFAULT_MODEL,
                       "no model given and the bundled model was not found; use --model PATH");
+}
+
+#ifndef NLC_INSTALLED_CLC_MODEL
+#define NLC_INSTALLED_CLC_MODEL ""
+#endif
+std::string default_clc_model_path() {
+  return bundled_file("NLC_CLC_MODEL", "clc.nlcm", NLC_INSTALLED_CLC_MODEL, NLC_DEFAULT_CLC_MODEL,
+                      "the bundled CLC model was not found; use --model PATH");
 }
 
 namespace {

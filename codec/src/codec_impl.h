@@ -17,6 +17,7 @@ struct Encoder::Impl {
 struct Decoder::Impl {
   std::unique_ptr<Architecture> model;
   std::unique_ptr<Architecture> model_free;  // the last model-free codec a stream named
+  std::unique_ptr<Architecture> sibling;     // a bundled model a stream named (CLC or base)
   Architecture* last = nullptr;              // the one that decoded the last stream
   std::string device = "cpu";
   nlc::DeviceOptions device_options;

@@ -159,6 +159,11 @@ class Decoder {
 // The default model: $NLC_MODEL, else <prefix>/share/nlc/default.nlcm next to the
 // executable, else the source tree's models/mshp-gain-v1.nlcm. Throws ModelError if none.
 std::string default_model_path();
+// The bundled CLC model: the default model's transforms with a reference dictionary and the
+// conditional entropy branch (docs/clc.md): $NLC_CLC_MODEL, else <prefix>/share/nlc/clc.nlcm
+// next to the executable, else the source tree's models/mshp-gain-v1-clc.nlcm. Throws
+// ModelError if none. A Decoder of either bundled model decodes the other's streams too.
+std::string default_clc_model_path();
 
 // CPU threads for coding, process-wide: every later encode/decode, from any thread, uses n
 // (n <= 0 leaves it); threads() is the number in use.

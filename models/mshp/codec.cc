@@ -2,6 +2,7 @@
 // sections, on whichever backend the model has (the CPU by default). The per-element
 // arithmetic between transforms and coder is models/mshp/quantize.h, shared with the GPU
 // tile pipeline.
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -36,15 +37,62 @@ const std::vector<SectionKind>& mshp::section_kinds() {
   return kinds;
 }
 
+const std::vector<SectionKind>& mshp::clc_section_kinds() {
+  static const std::vector<SectionKind> kinds = {
+      {kHyperLatent, "HYPER_LATENT"}, {kReference, "REFERENCE"}, {kLatent, "LATENT"}};
+  return kinds;
+}
+
+const std::vector<SectionKind>& mshp::all_section_kinds() {
+  static const std::vector<SectionKind> kinds = {
+      {kHyperLatent, "HYPER_LATENT"}, {kLatent, "LATENT"}, {kReference, "REFERENCE"}};
+  return kinds;
+}
+
 const std::vector<SectionKind>& MeanScaleHyperprior::tile_sections() const {
-  return mshp::section_kinds();
+  return clc_ ? mshp::clc_section_kinds() : mshp::section_kinds();
+}
+
+std::vector<uint8_t> MeanScaleHyperprior::recognised_sections() const {
+  return {mshp::kHyperLatent, mshp::kLatent, mshp::kReference};
+}
+
+std::string MeanScaleHyperprior::mismatch_note(const bitstream::Parsed& p) const {
+  const bitstream::SectionView* ref = nullptr;
+  for (const auto& s : p.sections)
+    if (s.type == mshp::kReference) {
+      ref = &s;
+      break;
+    }
+  if (!ref)
+    return clc_ ? "; this model codes with a CLC reference (dictionary " + clc_->id_hex() +
+                      ") and the stream has none"
+                : "";
+  std::string theirs = "?";
+  if (ref->size >= mshp::kDictionaryIdBytes) {
+    std::array<uint8_t, 32> a{};
+    std::copy_n(ref->data, mshp::kDictionaryIdBytes, a.begin());
+    theirs = to_hex(a).substr(0, 2 * mshp::kDictionaryIdBytes);
+  }
+  if (!clc_)
+    return "; the stream is coded with a CLC reference (dictionary " + theirs +
+           ") and this model has no dictionary";
+  if (theirs != clc_->id_hex())
+    return "; the stream's reference dictionary " + theirs + " is not this model's (" + clc_->id_hex() + ")";
+  return "";
 }
 
 std::vector<std::pair<std::string, std::string>> MeanScaleHyperprior::describe() const {
   char lambdas[96];
   std::snprintf(lambdas, sizeof lambdas, "0 .. %d (lambda %.4g .. %.4g)", num_qualities() - 1,
                 lambdas_.front(), lambdas_.back());
-  return {{"N, M", std::to_string(N_) + ", " + std::to_string(M_)}, {"qualities", lambdas}};
+  std::vector<std::pair<std::string, std::string>> r = {
+      {"N, M", std::to_string(N_) + ", " + std::to_string(M_)}, {"qualities", lambdas}};
+  if (clc_)
+    r.push_back({"CLC dictionary", std::to_string(clc_->entries()) + " entries of " +
+                                       std::to_string(clc_->region()) + "x" + std::to_string(clc_->region()) +
+                                       " latents (id " + clc_->id_hex() + ")"});
+  return r;
 }
 
 void MeanScaleHyperprior::set_backend(std::unique_ptr<ArchBackend> b) {
@@ -73,14 +121,27 @@ void MeanScaleHyperprior::encode_tile(const Image& tile, double q,
   require_coding();
   mshp::Backend& b = *backend_;
   const Gains g = gains(q);
-  bitstream::Section sz, sy;
+  bitstream::Section sz, sr, sy;
   sz.type = mshp::kHyperLatent;
+  sr.type = mshp::kReference;
   sy.type = mshp::kLatent;
-  if (!b.encode_tile(tile, g.gain, sz.payload, sy.payload)) {
+  // A backend's whole-tile pipeline knows no reference: CLC tiles go stage by stage, the
+  // conditioning on the host (exact, so every backend codes the same stream).
+  if (clc_ || !b.encode_tile(tile, g.gain, sz.payload, sy.payload)) {
     Tensor x = image_to_tensor(tile, kAlign);
-    Tensor y_g = scale_channels(b.g_a(x), g.gain);
+    Tensor y = b.g_a(x);
+    Tensor y_g = scale_channels(y, g.gain);
     Tensor z_hat = round(b.h_a(y_g));
-    IntegerHyperSynthesis::Output o = b.integer_hs(z_hat);
+    IntegerHyperSynthesis::Output o;
+    if (clc_) {
+      const std::vector<int32_t> indices = clc_->match(y);
+      std::vector<int32_t> hidden;
+      o = int_hs_.run(z_hat, &hidden);
+      clc_->condition(int_hs_, hidden, indices, o);
+      sr.payload = clc_->encode_indices(indices);
+    } else {
+      o = b.integer_hs(z_hat);
+    }
     // z: NHWC order, table = channel.
     std::vector<int32_t> zs(z_hat.numel());
     std::vector<uint16_t> zi(z_hat.numel());
@@ -99,6 +160,7 @@ void MeanScaleHyperprior::encode_tile(const Image& tile, double q,
     sy.payload = b.rans_encode(ys.data(), yi.data(), ys.size(), y_tables_, default_lane_count(ys.size()));
   }
   out.push_back(std::move(sz));
+  if (clc_) out.push_back(std::move(sr));
   out.push_back(std::move(sy));
 }
 
@@ -114,12 +176,23 @@ Tensor MeanScaleHyperprior::decode_y_hat(const bitstream::SectionView* s, const 
   Tensor z_hat = Tensor::uninitialized(Shape{1, g.zh, g.zw, N_});
   for (size_t i = 0; i < nz; ++i) z_hat.data()[i] = float(zs[i]);
 
-  IntegerHyperSynthesis::Output o = b.integer_hs(z_hat);
+  IntegerHyperSynthesis::Output o;
+  const bitstream::SectionView* latent = &s[1];
+  if (clc_) {
+    const std::vector<int32_t> indices =
+        clc_->decode_indices(s[1].data, s[1].size, size_t(clc_->grid(g.yh)) * clc_->grid(g.yw));
+    std::vector<int32_t> hidden;
+    o = int_hs_.run(z_hat, &hidden);
+    clc_->condition(int_hs_, hidden, indices, o);
+    latent = &s[2];
+  } else {
+    o = b.integer_hs(z_hat);
+  }
   const size_t ny = size_t(g.yh) * g.yw * M_;
   if (o.mu_q.size() != ny) throw std::logic_error("integer h_s output size mismatch");
   std::vector<uint16_t> yi(o.index.begin(), o.index.end());
   std::vector<int32_t> ys(ny);
-  b.rans_decode(s[1].data, s[1].size, yi.data(), ny, y_tables_, ys.data());
+  b.rans_decode(latent->data, latent->size, yi.data(), ny, y_tables_, ys.data());
 
   Tensor y_hat = Tensor::uninitialized(Shape{1, g.yh, g.yw, M_});
   const size_t M = size_t(M_);
@@ -138,13 +211,13 @@ std::vector<std::string> MeanScaleHyperprior::decode_tiles(const std::vector<Til
   std::vector<mshp::Backend::TileDecodeJob> whole;
   whole.reserve(jobs.size());
   const bool sized = backend_->batch_pixels() > 0;  // a backend that may run whole tiles
-  for (size_t k = 0; k < jobs.size(); ++k) {
+  for (size_t k = 0; k < jobs.size() && !clc_; ++k) {
     const bitstream::SectionView* s = jobs[k].sections;
     Image& t = *jobs[k].tile;
     if (sized) t.pixels.resize(size_t(t.width) * t.height * t.channels);
     whole.push_back({s[0].data, s[0].size, s[1].data, s[1].size, &gains[k].inv_gain, jobs[k].tile});
   }
-  if (backend_->decode_tiles(whole, errors)) return errors;
+  if (!clc_ && backend_->decode_tiles(whole, errors)) return errors;
   // Stage by stage.
   for (size_t k = 0; k < jobs.size(); ++k) {
     Image& tile = *jobs[k].tile;

@@ -104,6 +104,10 @@ MeanScaleHyperprior::MeanScaleHyperprior(const ModelFile& f, Kernels kernels)
     z_tables_ = load_cdf_tables(f, "z", size_t(N_));
     y_tables_ = load_cdf_tables(f, "gaussian", int_hs_.scale_table().size());
   }
+  if (mshp::ReferenceDictionary::present(f)) {
+    if (!int_hs_.loaded()) throw ModelError(f.source + ": a CLC model needs the integer h_s");
+    clc_ = std::make_unique<mshp::ReferenceDictionary>(f, M_, M_ * 3 / 2);
+  }
   backend_ = std::make_unique<mshp::CpuBackend>(*this);
 }
 
@@ -184,7 +188,12 @@ MeanScaleHyperprior::Result MeanScaleHyperprior::forward(const Tensor& x, double
   r.y_g = scale_channels(r.y, g.gain);
   r.z = h_a(r.y_g);
   r.z_hat = round(r.z);
-  if (int_hs_.loaded()) {
+  if (clc_) {  // the entropy parameters the CLC codec codes with
+    std::vector<int32_t> hidden;
+    IntegerHyperSynthesis::Output o = int_hs_.run(r.z_hat, &hidden);
+    clc_->condition(int_hs_, hidden, clc_->match(r.y), o);
+    integer_params(o, r.mu, r.sigma);
+  } else if (int_hs_.loaded()) {
     integer_params(int_hs_.run(r.z_hat), r.mu, r.sigma);
   } else {
     split_params(h_s(r.z_hat), r.mu, r.sigma);

@@ -6,7 +6,9 @@
 //
 // As an Architecture (models/architecture.h) a tile is coded into two sections:
 // HYPER_LATENT (z_hat, rANS lanes, one table per channel) and LATENT (round(y_g - mu), rANS
-// lanes, one table per scale index of the integer h_s); models/mshp/codec.cc.
+// lanes, one table per scale index of the integer h_s); models/mshp/codec.cc. A model with a
+// CLC dictionary (models/mshp/clc.h) writes a REFERENCE section between the two and
+// conditions mu and the scale index on the reference it names.
 #pragma once
 
 #include <memory>
@@ -17,6 +19,7 @@
 #include "entropy/rans.h"
 #include "models/architecture.h"
 #include "models/mshp/backend.h"
+#include "models/mshp/clc.h"
 #include "models/mshp/geometry.h"
 #include "models/mshp/integer_hs.h"
 #include "models/nlcm.h"
@@ -28,8 +31,11 @@ namespace mshp {
 // Section types (docs/bitstream.md).
 inline constexpr uint8_t kHyperLatent = 0x01;  // a tile's z symbols (rANS lanes)
 inline constexpr uint8_t kLatent = 0x02;       // a tile's y symbols (rANS lanes)
-// A tile's sections, in order.
+// A tile's sections, in order: without CLC, and with it.
 const std::vector<SectionKind>& section_kinds();
+const std::vector<SectionKind>& clc_section_kinds();
+// Every section type the architecture writes (the registry's list, for `nlc info`).
+const std::vector<SectionKind>& all_section_kinds();
 }  // namespace mshp
 
 class MeanScaleHyperprior final : public Architecture {
@@ -91,13 +97,18 @@ class MeanScaleHyperprior final : public Architecture {
   // scale index of the integer h_s.
   const std::vector<QuantizedCdf>& z_tables() const { return z_tables_; }
   const std::vector<QuantizedCdf>& y_tables() const { return y_tables_; }
+  // The CLC dictionary and branch, when the model has them (else null).
+  const mshp::ReferenceDictionary* clc() const { return clc_.get(); }
 
   // --- Architecture ---
   std::string arch() const override { return kArch; }
   double max_quality() const override { return num_qualities() - 1; }
   int align() const override { return kAlign; }
   int latent_stride() const override { return mshp::kLatentStride; }
+  int stream_minor() const override { return clc_ ? 3 : 0; }
   const std::vector<SectionKind>& tile_sections() const override;
+  std::vector<uint8_t> recognised_sections() const override;
+  std::string mismatch_note(const bitstream::Parsed& p) const override;
   std::vector<std::pair<std::string, std::string>> describe() const override;
   void set_backend(std::unique_ptr<ArchBackend> b) override;
   const ArchBackend& backend() const override { return *backend_; }
@@ -123,6 +134,7 @@ class MeanScaleHyperprior final : public Architecture {
   GaussianConditional gc_;
   IntegerHyperSynthesis int_hs_;
   std::vector<QuantizedCdf> z_tables_, y_tables_;
+  std::unique_ptr<mshp::ReferenceDictionary> clc_;
   std::unique_ptr<mshp::Backend> backend_;
 };
 

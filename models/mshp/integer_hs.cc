@@ -8,6 +8,48 @@
 
 namespace nlc {
 
+IntegerHyperSynthesis::Layer IntegerHyperSynthesis::load_layer(const ModelFile& f,
+                                                               const std::string& p, Layer l,
+                                                               const std::vector<int64_t>& in_max) {
+  if (in_max.size() != size_t(l.cin)) throw std::logic_error("load_layer: in_max size");
+  std::vector<int64_t> wd = l.transposed ? std::vector<int64_t>{l.cin, l.cout, l.k, l.k}
+                                         : std::vector<int64_t>{l.cout, l.cin, l.k, l.k};
+  const auto& w = f.int_tensor(p + ".weight", wd);
+  l.bias = f.int_tensor(p + ".bias", {l.cout});
+  l.mul = f.int_tensor(p + ".mul", {l.cout});
+  l.shift = f.int_tensor(p + ".shift", {1})[0];
+  if (l.shift < 1 || l.shift > 31) throw ModelError(f.source + ": bad shift in " + p);
+  for (int32_t m : l.mul)
+    if (m < 0) throw ModelError(f.source + ": negative multiplier in " + p);
+  // Reorder PyTorch's layout to [ky][kx][ci][co].
+  l.weight.resize(w.size());
+  const int K = l.k;
+  for (int co = 0; co < l.cout; ++co)
+    for (int ci = 0; ci < l.cin; ++ci)
+      for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+          size_t src = l.transposed ? ((size_t(ci) * l.cout + co) * K + ky) * K + kx
+                                    : ((size_t(co) * l.cin + ci) * K + ky) * K + kx;
+          l.weight[((size_t(ky) * K + kx) * l.cin + ci) * l.cout + co] = w[src];
+        }
+  // The accumulation must not overflow for any input: check the exporter's bound
+  // |bias| + sum |w| * max|input| < 2^31 over the taps that meet in one output (for a
+  // stride-s transposed convolution: one output phase, ky = kx = const mod s).
+  const int phases = l.transposed ? l.stride : 1;
+  for (int co = 0; co < l.cout; ++co)
+    for (int py = 0; py < phases; ++py)
+      for (int px = 0; px < phases; ++px) {
+        int64_t sum = std::abs(int64_t(l.bias[co]));
+        for (int ky = py; ky < K; ky += phases)
+          for (int kx = px; kx < K; kx += phases)
+            for (int ci = 0; ci < l.cin; ++ci)
+              sum += std::abs(int64_t(l.weight[((size_t(ky) * K + kx) * l.cin + ci) * l.cout + co])) * in_max[ci];
+        if (sum >= (int64_t(1) << 31))
+          throw ModelError(f.source + ": integer layer " + p + " could overflow its int32 accumulator");
+      }
+  return l;
+}
+
 IntegerHyperSynthesis::IntegerHyperSynthesis(const ModelFile& f, int N, int M) : M_(M) {
   struct Spec {
     int cin, cout, k, stride, pad, op;
@@ -18,53 +60,16 @@ IntegerHyperSynthesis::IntegerHyperSynthesis(const ModelFile& f, int N, int M) :
                          {M * 3 / 2, 2 * M, 3, 1, 1, 0, false}};
   for (int li = 0; li < 3; ++li) {
     const Spec& s = specs[li];
-    const std::string p = "h_s_int." + std::to_string(li);
-    Layer l;
-    l.cin = s.cin;
-    l.cout = s.cout;
-    l.k = s.k;
-    l.stride = s.stride;
-    l.pad = s.pad;
-    l.output_padding = s.op;
-    l.transposed = s.transposed;
-    std::vector<int64_t> wd = s.transposed ? std::vector<int64_t>{s.cin, s.cout, s.k, s.k}
-                                           : std::vector<int64_t>{s.cout, s.cin, s.k, s.k};
-    const auto& w = f.int_tensor(p + ".weight", wd);
-    l.bias = f.int_tensor(p + ".bias", {s.cout});
-    l.mul = f.int_tensor(p + ".mul", {s.cout});
-    l.shift = f.int_tensor(p + ".shift", {1})[0];
-    if (l.shift < 1 || l.shift > 31) throw ModelError(f.source + ": bad shift in " + p);
-    for (int32_t m : l.mul)
-      if (m < 0) throw ModelError(f.source + ": negative multiplier in " + p);
-    // Reorder PyTorch's layout to [ky][kx][ci][co].
-    l.weight.resize(w.size());
-    const int K = s.k;
-    for (int co = 0; co < s.cout; ++co)
-      for (int ci = 0; ci < s.cin; ++ci)
-        for (int ky = 0; ky < K; ++ky)
-          for (int kx = 0; kx < K; ++kx) {
-            size_t src = s.transposed ? ((size_t(ci) * s.cout + co) * K + ky) * K + kx
-                                      : ((size_t(co) * s.cin + ci) * K + ky) * K + kx;
-            l.weight[((size_t(ky) * K + kx) * s.cin + ci) * s.cout + co] = w[src];
-          }
-    // The accumulation must not overflow for any input: check the exporter's bound
-    // |bias| + sum |w| * max|input| < 2^31 over the taps that meet in one output (for a
-    // stride-s transposed convolution: one output phase, ky = kx = const mod s).
-    const int64_t in_max = li == 0 ? kZClamp : kActMax;
-    const int phases = s.transposed ? s.stride : 1;
-    for (int co = 0; co < s.cout; ++co)
-      for (int py = 0; py < phases; ++py)
-        for (int px = 0; px < phases; ++px) {
-          int64_t sum = std::abs(int64_t(l.bias[co]));
-          for (int ky = py; ky < K; ky += phases)
-            for (int kx = px; kx < K; kx += phases)
-              for (int ci = 0; ci < s.cin; ++ci)
-                sum += std::abs(int64_t(l.weight[((size_t(ky) * K + kx) * s.cin + ci) * s.cout + co])) * in_max;
-          if (sum >= (int64_t(1) << 31))
-            throw ModelError(f.source + ": integer h_s layer " + std::to_string(li) +
-                             " could overflow its int32 accumulator");
-        }
-    layers_.push_back(std::move(l));
+    Layer g;
+    g.cin = s.cin;
+    g.cout = s.cout;
+    g.k = s.k;
+    g.stride = s.stride;
+    g.pad = s.pad;
+    g.output_padding = s.op;
+    g.transposed = s.transposed;
+    const std::vector<int64_t> in_max(size_t(s.cin), li == 0 ? kZClamp : kActMax);
+    layers_.push_back(load_layer(f, "h_s_int." + std::to_string(li), g, in_max));
   }
   // docs/model-format.md fixes the table at kNumScales scales (kNumScales - 1 thresholds).
   thresholds_ = f.int_tensor("h_s_int.thresholds", {kNumScales - 1});
@@ -133,7 +138,12 @@ std::vector<int32_t> IntegerHyperSynthesis::input(const Tensor& z_hat) {
   return a;
 }
 
-IntegerHyperSynthesis::Output IntegerHyperSynthesis::run(const Tensor& z_hat) const {
+uint8_t IntegerHyperSynthesis::scale_index(int32_t sigma_q) const {
+  return uint8_t(std::upper_bound(thresholds_.begin(), thresholds_.end(), sigma_q) - thresholds_.begin());
+}
+
+IntegerHyperSynthesis::Output IntegerHyperSynthesis::run(const Tensor& z_hat,
+                                                         std::vector<int32_t>* hidden) const {
   if (!loaded()) throw std::logic_error("integer h_s not loaded");
   if (z_hat.c() != layers_[0].cin) throw std::invalid_argument("integer h_s: wrong channels");
   int n = z_hat.n(), h = z_hat.h(), w = z_hat.w();
@@ -147,6 +157,7 @@ IntegerHyperSynthesis::Output IntegerHyperSynthesis::run(const Tensor& z_hat) co
     if (li + 1 < layers_.size()) {
       a.resize(r.size());
       for (size_t i = 0; i < r.size(); ++i) a[i] = int32_t(std::clamp<int64_t>(r[i], 0, kActMax));
+      if (hidden && li + 2 == layers_.size()) *hidden = a;
     }
   }
   Output o;
@@ -164,9 +175,7 @@ IntegerHyperSynthesis::Output IntegerHyperSynthesis::run(const Tensor& z_hat) co
       int64_t sg = std::clamp(r[p * 2 * M_ + M_ + c], -kOutClamp, kOutClamp);
       o.mu_q[p * M_ + c] = int32_t(mu);
       o.sigma_q[p * M_ + c] = int32_t(sg);
-      // Scale index: how many thresholds sigma_q reaches.
-      o.index[p * M_ + c] = uint8_t(std::upper_bound(thresholds_.begin(), thresholds_.end(),
-                                                     int32_t(sg)) - thresholds_.begin());
+      o.index[p * M_ + c] = scale_index(int32_t(sg));
     }
   return o;
 }

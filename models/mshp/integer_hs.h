@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <vector>
+#include <string>
 
 #include "kernels/cpu/tensor.h"
 #include "kernels/host_device.h"
@@ -35,8 +36,11 @@ class IntegerHyperSynthesis {
     std::vector<int32_t> sigma_q;    // sigma = sigma_q / 256 (before the table)
     std::vector<uint8_t> index;      // scale index in [0, num_scales)
   };
-  // z_hat: integer-valued tensor [n,h,w,N].
-  Output run(const Tensor& z_hat) const;
+  // z_hat: integer-valued tensor [n,h,w,N]. `hidden`, when given, receives the last layer's
+  // input activations (NHWC, 0..kActMax), which CLC's conditional branch reads.
+  Output run(const Tensor& z_hat, std::vector<int32_t>* hidden = nullptr) const;
+  // The scale index of a sigma_q: how many thresholds it reaches.
+  uint8_t scale_index(int32_t sigma_q) const;
 
   const std::vector<float>& scale_table() const { return scales_; }
 
@@ -54,10 +58,17 @@ class IntegerHyperSynthesis {
   // z_hat as the first layer's input: truncated and clamped to +-kZClamp.
   static std::vector<int32_t> input(const Tensor& z_hat);
 
- private:
-  // One layer: int32 accumulation, then requantisation (see the doc).
+  // One layer: int32 accumulation, then requantisation (see the doc); in: NHWC with l.cin
+  // channels. Also CLC's branch (models/mshp/clc.cc).
   static std::vector<int64_t> conv(const Layer& l, const std::vector<int32_t>& in, int n,
                                    int h, int w, int& oh, int& ow);
+  // A layer's integer tensors `prefix`.{weight,bias,mul,shift} from a model file, reordered
+  // to [ky][kx][ci][co], with the proof that the int32 accumulator cannot overflow for
+  // inputs bounded by in_max[ci] (ModelError otherwise).
+  static Layer load_layer(const ModelFile& f, const std::string& prefix, Layer geometry,
+                          const std::vector<int64_t>& in_max);
+
+ private:
   std::vector<Layer> layers_;
   std::vector<int32_t> thresholds_;
   std::vector<float> scales_;

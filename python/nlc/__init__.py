@@ -22,6 +22,7 @@ from ._nlc import (  # noqa: F401  (the public API)
     LimitError,
     ModelError,
     StreamError,
+    default_clc_model_path,
     default_model_path,
     info,
     model_info,
@@ -34,6 +35,6 @@ from ._nlc import (  # noqa: F401  (the public API)
 
 __all__ = [
     "Classifier", "Decoder", "DeviceError", "Encoder", "Error", "FitProgress", "ImageError", "LimitError",
-    "ModelError", "StreamError", "default_model_path", "info", "model_info", "psnr",
+    "ModelError", "StreamError", "default_clc_model_path", "default_model_path", "info", "model_info", "psnr",
     "read_image", "set_threads", "threads", "write_image",
 ]

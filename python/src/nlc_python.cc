@@ -447,6 +447,11 @@ decoded or comes from another codec model.)")
         "What a model file holds (`nlc model-info`): a dict.");
   m.def("default_model_path", &nlc::default_model_path,
         "$NLC_MODEL, else the installed default model, else the source tree's.");
+  m.def("default_clc_model_path", &nlc::default_clc_model_path,
+        "The bundled CLC model (the default model with a reference dictionary; docs/clc.md): "
+        "$NLC_CLC_MODEL, else the installed clc.nlcm, else the source tree's. "
+        "nlc.Encoder(nlc.default_clc_model_path()) writes CLC streams; any bundled model's "
+        "Decoder decodes them.");
   m.def("set_threads", &nlc::set_threads, py::arg("n"), "CPU threads for coding, process-wide.");
   m.def("threads", &nlc::threads, "CPU threads in use for coding.");
   m.def(

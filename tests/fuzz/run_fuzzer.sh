@@ -21,6 +21,12 @@ for img in "$WORK"/img/*.png; do
 done
 # Overlapping tiles (bitstream 1.2): 3 x 2 tiles of 64, blended over 16 pixels
 "$NLC" encode "$WORK/img/rgb3.png" -m "$M" -q 1 --tile 64:16 -o "$WORK/corpus/rgb3_tiles.nlc" 2>/dev/null
+# CLC streams (bitstream 1.3: a REFERENCE section per tile) of the small CLC test model
+C="$SRC/tests/data/tiny-clc.nlcm"
+for img in rgb1 rgb3 gray; do
+  "$NLC" encode "$WORK/img/$img.png" -m "$C" -q 2 -o "$WORK/corpus/${img}_clc.nlc" 2>/dev/null
+done
+"$NLC" encode "$WORK/img/rgb3.png" -m "$C" -q 1 --tile 64:16 -o "$WORK/corpus/rgb3_clc_tiles.nlc" 2>/dev/null
 # INR streams (no model file; a short fit on the smallest images)
 for img in rgb0 rgb1 gray; do
   "$NLC" encode "$WORK/img/$img.png" --codec inr --effort 0 -q 2 -o "$WORK/corpus/${img}_inr.nlc" 2>/dev/null

@@ -83,6 +83,23 @@ class RoundTrip(unittest.TestCase):
         with self.assertRaises(ValueError):
             nlc.Encoder(tile=(100, 0))
 
+    def test_clc_as_the_cli(self):
+        # The bundled CLC model: the same stream as `nlc encode --clc`; any bundled model's
+        # decoder reads it (the stream names its model).
+        rgb = kodim23()
+        path = nlc.default_clc_model_path()
+        self.assertTrue(os.path.exists(path))
+        with tempfile.TemporaryDirectory() as d:
+            png, out = os.path.join(d, "a.png"), os.path.join(d, "a.nlc")
+            Image.fromarray(rgb).save(png)
+            cli("encode", png, "-q", "2", "--clc", "-o", out)
+            stream = nlc.Encoder(path).encode(rgb, 2)
+            self.assertEqual(stream, open(out, "rb").read())
+        i = nlc.info(stream)
+        self.assertEqual(i["version"], "1.3")
+        self.assertEqual([s["name"] for s in i["sections"]], ["HYPER_LATENT", "REFERENCE", "LATENT"])
+        self.assertEqual(nlc.Decoder().decode(stream).shape, rgb.shape)
+
     def test_classifier(self):
         # Labels from the latent, as `nlc classify` gives them; refusals as the library's.
         golden = os.environ.get("NLC_CLASSIFIER_GOLDEN_DIR")

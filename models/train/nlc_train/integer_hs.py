@@ -140,9 +140,10 @@ def _requantize(acc, mul, shift):
     return (acc * mul.view(1, -1, 1, 1) + (1 << (shift - 1))) >> shift
 
 
-def simulate(q, z_hat):
+def simulate(q, z_hat, hidden=False):
     """Exact integer h_s. z_hat: [B,N,H,W] integer-valued. Returns (mu_q, sigma_q, index)
-    as int64 tensors: mu = mu_q / 256, sigma = sigma_q / 256, index in [0, 63]."""
+    as int64 tensors: mu = mu_q / 256, sigma = sigma_q / 256, index in [0, 63]; with
+    hidden=True also the last layer's input activations (0..4095, what CLC conditions on)."""
     x = z_hat.double().round().clamp(-Z_CLAMP, Z_CLAMP)
     for li, L in enumerate(q["layers"]):
         w = torch.from_numpy(L["weight"].astype(np.float64))
@@ -155,14 +156,31 @@ def simulate(q, z_hat):
         acc = acc.round().long()  # exact: |acc| < 2^31
         r = _requantize(acc, torch.from_numpy(L["mul"].astype(np.int64)), L["shift"])
         if li < 2:
-            x = r.clamp(0, ACT_MAX).double()
+            a = r.clamp(0, ACT_MAX)
+            x = a.double()
         else:
             out = r.clamp(-OUT_CLAMP, OUT_CLAMP)
     M = out.shape[1] // 2
     mu_q, sigma_q = out[:, :M], out[:, M:]
     thr = torch.from_numpy(q["thresholds"].astype(np.int64))
     index = (sigma_q.unsqueeze(-1) >= thr).sum(-1)
+    if hidden:
+        return mu_q, sigma_q, index, a
     return mu_q, sigma_q, index
+
+
+def from_tensors(tensors):
+    """The integer h_s parameters as quantize() returns them, from a model's tensors."""
+    geometry = [(True, 2, 2, 1), (True, 2, 2, 1), (False, 1, 1, 0)]
+    out = {"layers": []}
+    for li, (tr, st, pad, op) in enumerate(geometry):
+        p = f"h_s_int.{li}"
+        out["layers"].append({
+            "weight": tensors[p + ".weight"].astype(np.int16), "bias": tensors[p + ".bias"].astype(np.int32),
+            "mul": tensors[p + ".mul"].astype(np.int32), "shift": int(tensors[p + ".shift"][0]),
+            "transposed": tr, "stride": st, "padding": pad, "output_padding": op})
+    out["thresholds"] = tensors["h_s_int.thresholds"].astype(np.int32)
+    return out
 
 
 def tensors_for_export(q):
