@@ -20,7 +20,7 @@ std::unique_ptr<Architecture> load_as(const ModelFile& f, Kernels k) {
 }
 
 const Entry kRegistry[] = {
-    {mshp::kArch, load_as<MeanScaleHyperprior>, mshp::all_section_kinds},
+    {mshp::kArch, load_as<MeanScaleHyperprior>, mshp::clc_section_kinds},
 };
 
 }  // namespace

@@ -27,6 +27,12 @@ int64_t floor_div(int64_t a, int64_t b) {  // b > 0
 
 }  // namespace
 
+std::string dictionary_id_hex(const uint8_t* p) {
+  std::array<uint8_t, 32> a{};
+  std::copy_n(p, kDictionaryIdBytes, a.begin());
+  return to_hex(a).substr(0, 2 * kDictionaryIdBytes);
+}
+
 int64_t pow2_scale(int64_t s, int k) {
   const int e = int(floor_div(k, 16));
   const int f = k - 16 * e;
@@ -117,12 +123,6 @@ ReferenceDictionary::ReferenceDictionary(const ModelFile& f, int M, int hidden_c
   std::copy_n(digest.begin(), kDictionaryIdBytes, id_.begin());
 }
 
-std::string ReferenceDictionary::id_hex() const {
-  std::array<uint8_t, 32> a{};
-  std::copy(id_.begin(), id_.end(), a.begin());
-  return to_hex(a).substr(0, 2 * kDictionaryIdBytes);
-}
-
 std::vector<int32_t> ReferenceDictionary::match(const Tensor& y) const {
   const int h = y.h(), w = y.w(), M = M_;
   if (y.c() != M) throw std::invalid_argument("CLC match: wrong latent channels");
@@ -176,12 +176,9 @@ std::vector<uint8_t> ReferenceDictionary::encode_indices(const std::vector<int32
 std::vector<int32_t> ReferenceDictionary::decode_indices(const uint8_t* data, size_t size,
                                                          size_t count) const {
   if (size < kDictionaryIdBytes) throw StreamError("REFERENCE section is shorter than its dictionary id");
-  if (!std::equal(id_.begin(), id_.end(), data)) {
-    std::array<uint8_t, 32> a{};
-    std::copy_n(data, kDictionaryIdBytes, a.begin());
-    throw StreamError("stream's reference dictionary " + to_hex(a).substr(0, 2 * kDictionaryIdBytes) +
-                      " is not this model's (" + id_hex() + ")");
-  }
+  if (!std::equal(id_.begin(), id_.end(), data))
+    throw StreamError("stream's reference dictionary " + dictionary_id_hex(data) + " is not this model's (" +
+                      id_hex() + ")");
   std::vector<uint16_t> table(count, 0);
   std::vector<int32_t> idx(count);
   rans_decode(data + kDictionaryIdBytes, size - kDictionaryIdBytes, table.data(), count, index_table_,
@@ -193,21 +190,6 @@ std::vector<int32_t> ReferenceDictionary::decode_indices(const uint8_t* data, si
   return idx;
 }
 
-std::vector<int32_t> ReferenceDictionary::reference(const std::vector<int32_t>& indices, int h,
-                                                    int w) const {
-  const int gw = grid(w), M = M_;
-  if (indices.size() != size_t(grid(h)) * gw) throw std::logic_error("CLC: index count");
-  std::vector<int32_t> ref(size_t(h) * w * 2 * M);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      const size_t k = size_t(indices[size_t(y / R_) * gw + x / R_]);
-      int32_t* o = &ref[(size_t(y) * w + x) * 2 * M];
-      std::copy_n(&entries_[((k * R_ + y % R_) * R_ + x % R_) * M], M, o);
-      std::copy_n(&pooled_[k * M], M, o + M);
-    }
-  return ref;
-}
-
 void ReferenceDictionary::condition(const IntegerHyperSynthesis& hs, const std::vector<int32_t>& hidden,
                                     const std::vector<int32_t>& indices,
                                     IntegerHyperSynthesis::Output& o) const {
@@ -215,14 +197,20 @@ void ReferenceDictionary::condition(const IntegerHyperSynthesis& hs, const std::
   const size_t pixels = size_t(h) * w;
   if (o.n != 1 || o.c != M || hidden.size() != pixels * C2_)
     throw std::logic_error("CLC: h_s output and hidden activations do not match");
-  // The branch's input: [hidden, reference, pooled reference] per latent position.
-  const std::vector<int32_t> ref = reference(indices, h, w);
+  const int gw = grid(w);
+  if (indices.size() != size_t(grid(h)) * gw) throw std::logic_error("CLC: index count");
+  // The branch's input per latent position: [hidden, reference, pooled reference], the
+  // reference being the entry of the position's region (CLS).
   const int cin = C2_ + 2 * M;
   std::vector<int32_t> x(pixels * cin);
-  for (size_t p = 0; p < pixels; ++p) {
-    std::copy_n(&hidden[p * C2_], C2_, &x[p * cin]);
-    std::copy_n(&ref[p * 2 * M], 2 * M, &x[p * cin + C2_]);
-  }
+  for (int y = 0; y < h; ++y)
+    for (int xx = 0; xx < w; ++xx) {
+      const size_t p = size_t(y) * w + xx, k = size_t(indices[size_t(y / R_) * gw + xx / R_]);
+      int32_t* in = &x[p * cin];
+      std::copy_n(&hidden[p * C2_], C2_, in);
+      std::copy_n(&entries_[((k * R_ + y % R_) * R_ + xx % R_) * M], M, in + C2_);
+      std::copy_n(&pooled_[k * M], M, in + C2_ + M);
+    }
   int oh = 0, ow = 0;
   const std::vector<int64_t> r1 = IntegerHyperSynthesis::conv(c1_, x, 1, h, w, oh, ow);
   std::vector<int32_t> a1(r1.size());

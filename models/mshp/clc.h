@@ -26,6 +26,8 @@ inline constexpr size_t kDictionaryIdBytes = 8;
 
 // s * 2^(k/16), exact integer arithmetic (rounding half up): the normative scale change.
 int64_t pow2_scale(int64_t s, int k);
+// A dictionary id (kDictionaryIdBytes at p) in lower-case hex, as messages and tools show it.
+std::string dictionary_id_hex(const uint8_t* p);
 
 class ReferenceDictionary {
  public:
@@ -37,7 +39,7 @@ class ReferenceDictionary {
   int region() const { return R_; }
   int entries() const { return K_; }
   const std::array<uint8_t, kDictionaryIdBytes>& id() const { return id_; }
-  std::string id_hex() const;
+  std::string id_hex() const { return dictionary_id_hex(id_.data()); }
   // Regions per side of a latent grid of n: ceil(n / R).
   int grid(int n) const { return (n + R_ - 1) / R_; }
 
@@ -55,10 +57,6 @@ class ReferenceDictionary {
   // last layer read `hidden`) becomes the conditioned mu_q, sigma_q and scale index.
   void condition(const IntegerHyperSynthesis& hs, const std::vector<int32_t>& hidden,
                  const std::vector<int32_t>& indices, IntegerHyperSynthesis::Output& o) const;
-
-  // The integer reference of an h x w grid, [h, w, 2M]: the entries' values, then their
-  // pooled means (exposed for the golden test).
-  std::vector<int32_t> reference(const std::vector<int32_t>& indices, int h, int w) const;
 
  private:
   int M_ = 0, R_ = 0, K_ = 0, C2_ = 0;

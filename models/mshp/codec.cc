@@ -43,18 +43,14 @@ const std::vector<SectionKind>& mshp::clc_section_kinds() {
   return kinds;
 }
 
-const std::vector<SectionKind>& mshp::all_section_kinds() {
-  static const std::vector<SectionKind> kinds = {
-      {kHyperLatent, "HYPER_LATENT"}, {kLatent, "LATENT"}, {kReference, "REFERENCE"}};
-  return kinds;
-}
-
 const std::vector<SectionKind>& MeanScaleHyperprior::tile_sections() const {
   return clc_ ? mshp::clc_section_kinds() : mshp::section_kinds();
 }
 
 std::vector<uint8_t> MeanScaleHyperprior::recognised_sections() const {
-  return {mshp::kHyperLatent, mshp::kLatent, mshp::kReference};
+  std::vector<uint8_t> t;  // with or without a dictionary: a CLC stream is explained, not unknown
+  for (const SectionKind& k : mshp::clc_section_kinds()) t.push_back(k.type);
+  return t;
 }
 
 std::string MeanScaleHyperprior::mismatch_note(const bitstream::Parsed& p) const {
@@ -68,12 +64,7 @@ std::string MeanScaleHyperprior::mismatch_note(const bitstream::Parsed& p) const
     return clc_ ? "; this model codes with a CLC reference (dictionary " + clc_->id_hex() +
                       ") and the stream has none"
                 : "";
-  std::string theirs = "?";
-  if (ref->size >= mshp::kDictionaryIdBytes) {
-    std::array<uint8_t, 32> a{};
-    std::copy_n(ref->data, mshp::kDictionaryIdBytes, a.begin());
-    theirs = to_hex(a).substr(0, 2 * mshp::kDictionaryIdBytes);
-  }
+  const std::string theirs = ref->size >= mshp::kDictionaryIdBytes ? mshp::dictionary_id_hex(ref->data) : "?";
   if (!clc_)
     return "; the stream is coded with a CLC reference (dictionary " + theirs +
            ") and this model has no dictionary";
@@ -132,16 +123,12 @@ void MeanScaleHyperprior::encode_tile(const Image& tile, double q,
     Tensor y = b.g_a(x);
     Tensor y_g = scale_channels(y, g.gain);
     Tensor z_hat = round(b.h_a(y_g));
-    IntegerHyperSynthesis::Output o;
+    std::vector<int32_t> indices;
     if (clc_) {
-      const std::vector<int32_t> indices = clc_->match(y);
-      std::vector<int32_t> hidden;
-      o = int_hs_.run(z_hat, &hidden);
-      clc_->condition(int_hs_, hidden, indices, o);
+      indices = clc_->match(y);
       sr.payload = clc_->encode_indices(indices);
-    } else {
-      o = b.integer_hs(z_hat);
     }
+    const IntegerHyperSynthesis::Output o = entropy_params(z_hat, indices);
     // z: NHWC order, table = channel.
     std::vector<int32_t> zs(z_hat.numel());
     std::vector<uint16_t> zi(z_hat.numel());
@@ -164,6 +151,15 @@ void MeanScaleHyperprior::encode_tile(const Image& tile, double q,
   out.push_back(std::move(sy));
 }
 
+IntegerHyperSynthesis::Output MeanScaleHyperprior::entropy_params(
+    const Tensor& z_hat, const std::vector<int32_t>& indices) const {
+  if (!clc_) return backend_->integer_hs(z_hat);
+  std::vector<int32_t> hidden;  // CLC: on the host, whatever the backend (exact either way)
+  IntegerHyperSynthesis::Output o = int_hs_.run(z_hat, &hidden);
+  clc_->condition(int_hs_, hidden, indices, o);
+  return o;
+}
+
 Tensor MeanScaleHyperprior::decode_y_hat(const bitstream::SectionView* s, const Gains& gains,
                                          int w, int h) {
   mshp::Backend& b = *backend_;
@@ -176,18 +172,10 @@ Tensor MeanScaleHyperprior::decode_y_hat(const bitstream::SectionView* s, const 
   Tensor z_hat = Tensor::uninitialized(Shape{1, g.zh, g.zw, N_});
   for (size_t i = 0; i < nz; ++i) z_hat.data()[i] = float(zs[i]);
 
-  IntegerHyperSynthesis::Output o;
-  const bitstream::SectionView* latent = &s[1];
-  if (clc_) {
-    const std::vector<int32_t> indices =
-        clc_->decode_indices(s[1].data, s[1].size, size_t(clc_->grid(g.yh)) * clc_->grid(g.yw));
-    std::vector<int32_t> hidden;
-    o = int_hs_.run(z_hat, &hidden);
-    clc_->condition(int_hs_, hidden, indices, o);
-    latent = &s[2];
-  } else {
-    o = b.integer_hs(z_hat);
-  }
+  std::vector<int32_t> indices;
+  if (clc_) indices = clc_->decode_indices(s[1].data, s[1].size, size_t(clc_->grid(g.yh)) * clc_->grid(g.yw));
+  const IntegerHyperSynthesis::Output o = entropy_params(z_hat, indices);
+  const bitstream::SectionView* latent = &s[clc_ ? 2 : 1];
   const size_t ny = size_t(g.yh) * g.yw * M_;
   if (o.mu_q.size() != ny) throw std::logic_error("integer h_s output size mismatch");
   std::vector<uint16_t> yi(o.index.begin(), o.index.end());
@@ -208,16 +196,19 @@ std::vector<std::string> MeanScaleHyperprior::decode_tiles(const std::vector<Til
   gains.reserve(jobs.size());
   for (const TileJob& j : jobs) gains.push_back(this->gains(j.q));
   // Whole tiles on the backend, when it runs them.
-  std::vector<mshp::Backend::TileDecodeJob> whole;
-  whole.reserve(jobs.size());
-  const bool sized = backend_->batch_pixels() > 0;  // a backend that may run whole tiles
-  for (size_t k = 0; k < jobs.size() && !clc_; ++k) {
-    const bitstream::SectionView* s = jobs[k].sections;
-    Image& t = *jobs[k].tile;
-    if (sized) t.pixels.resize(size_t(t.width) * t.height * t.channels);
-    whole.push_back({s[0].data, s[0].size, s[1].data, s[1].size, &gains[k].inv_gain, jobs[k].tile});
+  // (A backend's whole-tile pipeline knows no reference: CLC tiles go stage by stage.)
+  if (!clc_) {
+    std::vector<mshp::Backend::TileDecodeJob> whole;
+    whole.reserve(jobs.size());
+    const bool sized = backend_->batch_pixels() > 0;  // a backend that may run whole tiles
+    for (size_t k = 0; k < jobs.size(); ++k) {
+      const bitstream::SectionView* s = jobs[k].sections;
+      Image& t = *jobs[k].tile;
+      if (sized) t.pixels.resize(size_t(t.width) * t.height * t.channels);
+      whole.push_back({s[0].data, s[0].size, s[1].data, s[1].size, &gains[k].inv_gain, jobs[k].tile});
+    }
+    if (backend_->decode_tiles(whole, errors)) return errors;
   }
-  if (!clc_ && backend_->decode_tiles(whole, errors)) return errors;
   // Stage by stage.
   for (size_t k = 0; k < jobs.size(); ++k) {
     Image& tile = *jobs[k].tile;

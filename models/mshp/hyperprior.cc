@@ -188,13 +188,8 @@ MeanScaleHyperprior::Result MeanScaleHyperprior::forward(const Tensor& x, double
   r.y_g = scale_channels(r.y, g.gain);
   r.z = h_a(r.y_g);
   r.z_hat = round(r.z);
-  if (clc_) {  // the entropy parameters the CLC codec codes with
-    std::vector<int32_t> hidden;
-    IntegerHyperSynthesis::Output o = int_hs_.run(r.z_hat, &hidden);
-    clc_->condition(int_hs_, hidden, clc_->match(r.y), o);
-    integer_params(o, r.mu, r.sigma);
-  } else if (int_hs_.loaded()) {
-    integer_params(int_hs_.run(r.z_hat), r.mu, r.sigma);
+  if (int_hs_.loaded()) {  // the entropy parameters the codec codes with
+    integer_params(entropy_params(r.z_hat, clc_ ? clc_->match(r.y) : std::vector<int32_t>{}), r.mu, r.sigma);
   } else {
     split_params(h_s(r.z_hat), r.mu, r.sigma);
   }

@@ -31,11 +31,10 @@ namespace mshp {
 // Section types (docs/bitstream.md).
 inline constexpr uint8_t kHyperLatent = 0x01;  // a tile's z symbols (rANS lanes)
 inline constexpr uint8_t kLatent = 0x02;       // a tile's y symbols (rANS lanes)
-// A tile's sections, in order: without CLC, and with it.
+// A tile's sections, in order: without CLC, and with it (every type the architecture
+// writes: the registry's list, for `nlc info`).
 const std::vector<SectionKind>& section_kinds();
 const std::vector<SectionKind>& clc_section_kinds();
-// Every section type the architecture writes (the registry's list, for `nlc info`).
-const std::vector<SectionKind>& all_section_kinds();
 }  // namespace mshp
 
 class MeanScaleHyperprior final : public Architecture {
@@ -121,7 +120,11 @@ class MeanScaleHyperprior final : public Architecture {
  private:
   // Coding needs the integer h_s and the CDF tables; throws ModelError without them.
   void require_coding() const;
-  // The dequantised latent y_hat of one tile from its two sections, on the backend.
+  // mu_q and the scale indices the coder uses for z_hat: the integer h_s on the backend, or,
+  // with CLC, conditioned on the reference of `indices` (one routine for encoder, decoder
+  // and estimate).
+  IntegerHyperSynthesis::Output entropy_params(const Tensor& z_hat, const std::vector<int32_t>& indices) const;
+  // The dequantised latent y_hat of one tile from its sections, on the backend.
   Tensor decode_y_hat(const bitstream::SectionView* sections, const Gains& gains, int w, int h);
 
   Kernels kernels_;
