@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "models", "train", "classifier"))
 
 from nlc_train import nlcm  # noqa: E402
 from export import codec_identity, export  # noqa: E402
-from train import Classifier  # noqa: E402
+from train import Classifier, teacher_logits  # noqa: E402
 
 TINY = os.path.join(ROOT, "tests", "data", "tiny.nlcm")
 CLASSES = [f"c{i}" for i in range(7)]
@@ -58,6 +58,17 @@ def main():
                os.path.join(out, f"classifier_{kind}.nlcm"))
         with torch.no_grad():
             logits = model((x - mean[:, None, None]) / std[:, None, None])
+        if kind == "pixels":
+            # The distillation teacher (train.py --teacher) reads the exported, batch-norm-folded
+            # file with the trainer's own code: it must give the network's logits, on the photo
+            # and on its mirror image.
+            with torch.no_grad():
+                mirrored = model((x.flip(3) - mean[:, None, None]) / std[:, None, None])
+            t = teacher_logits(os.path.join(out, "classifier_pixels.nlcm"), x)
+            for got, want in ((t[0], logits), (t[1], mirrored)):
+                err = float((got - want).abs().max())
+                if err > 1e-4 * (1 + float(want.abs().max())):
+                    raise SystemExit(f"teacher_logits differs from the trained network by {err}")
         tensors[f"{kind}.input"] = x.permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
         tensors[f"{kind}.logits"] = logits.numpy().astype(np.float32)
     nlcm.write(os.path.join(out, "classifier_tensors.nlcm"), "golden", {}, tensors)

@@ -7,17 +7,29 @@ latent already is (that stem is what the latent path saves, besides g_s). Same r
 both: AdamW, one-cycle learning rate, label smoothing 0.1, random horizontal flips and
 shifts of up to one latent element (16 pixels), batch 64.
 
+Options for the latent path (README.md here says which the shipped classifier used):
+`--weight-decay`, `--dropout` (before the linear layer; nothing to export), `--shift N`
+with `--pad zero` (shift by up to N elements, filling with zeros instead of wrapping round),
+and `--teacher PIXELS.nlcm --kd A`: knowledge distillation from the pixel baseline. The
+teacher's logits on every training photo (and on its mirror image, for the flipped
+samples) are computed once from the decoded pixels of the same streams; the loss is
+(1 - A) * cross-entropy + A * T^2 * KL(teacher || student) at temperature T (`--kd-temperature`).
+The teacher is trained on the training split only, so the validation split stays unseen.
+
     /usr/bin/python3 models/train/classifier/train.py DATA --input latent OUT.pt [--epochs 16]
 
 Logs one CSV row per epoch (train loss, validation top-1, seconds) to OUT.csv; the weights
 of the last epoch go to OUT.pt (export.py turns them into a .nlcm).
 """
-import argparse, csv, os, time
+import argparse, csv, os, sys, time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from nlc_train import nlcm  # noqa: E402
 
 LATENT_CHANNELS, WIDTH = 192, 128
 
@@ -29,7 +41,7 @@ def block(cin, cout, k=3, stride=1):
 class Classifier(nn.Module):
     """input: "latent" (N,192,14,14) or "pixels" (N,3,224,224), already normalised."""
 
-    def __init__(self, input_kind, classes=10, latent_channels=LATENT_CHANNELS):
+    def __init__(self, input_kind, classes=10, latent_channels=LATENT_CHANNELS, dropout=0.0):
         super().__init__()
         if input_kind == "latent":
             stem = block(latent_channels, WIDTH, k=1)
@@ -39,10 +51,11 @@ class Classifier(nn.Module):
         trunk = block(WIDTH, WIDTH) + block(WIDTH, WIDTH) + block(WIDTH, 2 * WIDTH, stride=2) + \
             block(2 * WIDTH, 2 * WIDTH)
         self.features = nn.Sequential(*stem, *trunk)
+        self.drop = nn.Dropout(dropout)  # training only: the identity when exported
         self.fc = nn.Linear(2 * WIDTH, classes)
 
     def forward(self, x):
-        return self.fc(self.features(x).mean(dim=(2, 3)))
+        return self.fc(self.drop(self.features(x).mean(dim=(2, 3))))
 
 
 def load(data, split, kind):
@@ -65,14 +78,43 @@ def normaliser(x, kind):
     return mean, std
 
 
-def augment(x, shift):
+def augment(x, shift, pad="roll"):
+    """Random horizontal flips and one random shift per batch. Returns (x, flipped)."""
     n = x.shape[0]
     flip = torch.rand(n) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     if shift:
-        dx, dy = np.random.randint(-shift, shift + 1, size=2)
-        x = torch.roll(x, shifts=(int(dy), int(dx)), dims=(2, 3))
-    return x
+        dx, dy = (int(v) for v in np.random.randint(-shift, shift + 1, size=2))
+        if pad == "roll":
+            x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+        else:  # zeros (the normalised mean) come in where the image moved away
+            h, w = x.shape[2], x.shape[3]
+            x = F.pad(x, (shift, shift, shift, shift))[:, :, shift + dy:shift + dy + h, shift + dx:shift + dx + w]
+    return x, flip
+
+
+def teacher_logits(path, pixels, batch=128):
+    """[2, N, K]: the logits of a pixel classifier .nlcm (export.py's folded form, read
+    with the trainer's own .nlcm reader) on each photo and on its mirror image."""
+    _, params, t, _ = nlcm.read(path)
+    if params.get("input") != "pixels":
+        raise SystemExit(f"{path}: the teacher must be a pixel classifier")
+    ten = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in t.items()}
+    specs = [tuple(int(v) for v in s.split(":")) for s in params["layers"].split(",")]
+    mean, std = ten["norm.mean"], ten["norm.std"]
+
+    def net(x):
+        x = (x - mean[:, None, None]) / std[:, None, None]
+        for i, (k, stride) in enumerate(specs):
+            x = F.relu(F.conv2d(x, ten[f"features.{i}.weight"], ten[f"features.{i}.bias"], stride, k // 2))
+        return x.mean(dim=(2, 3)) @ ten["fc.weight"].T + ten["fc.bias"]
+
+    out = torch.zeros(2, len(pixels), ten["fc.bias"].numel())
+    with torch.no_grad():
+        for i in range(0, len(pixels), batch):
+            x = pixels[i:i + batch].float()
+            out[0, i:i + batch], out[1, i:i + batch] = net(x), net(x.flip(3))
+    return out
 
 
 def evaluate(model, x, y, mean, std, kind, batch=256):
@@ -94,19 +136,35 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--shift", type=int, default=None, help="default: 1 for latents, 16 for pixels")
+    ap.add_argument("--pad", choices=["roll", "zero"], default="roll")
+    ap.add_argument("--teacher", help="a pixel classifier .nlcm to distil from (needs --kd)")
+    ap.add_argument("--kd", type=float, default=0.0, help="weight of the distillation term, 0..1")
+    ap.add_argument("--kd-temperature", type=float, default=4.0)
     a = ap.parse_args()
+    if (a.teacher is None) != (a.kd == 0):
+        raise SystemExit("--teacher and --kd go together")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     xt, yt = load(a.data, "train", a.input)
     xv, yv = load(a.data, "val", a.input)
     mean, std = normaliser(xt.float() if a.input == "latent" else xt, a.input)
-    model = Classifier(a.input)
+    soft = None
+    if a.teacher:
+        pixels, _ = load(a.data, "train", "pixels")
+        soft = teacher_logits(a.teacher, pixels)
+        del pixels
+        print(f"teacher {a.teacher}: top-1 {float((soft[0].argmax(1) == yt).float().mean()):.4f} on the "
+              "training split", flush=True)
+    model = Classifier(a.input, dropout=a.dropout)
     batch = 64
     steps = a.epochs * ((len(xt) + batch - 1) // batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=5e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.25)
-    shift = 1 if a.input == "latent" else 16
+    shift = a.shift if a.shift is not None else 1 if a.input == "latent" else 16
     log = open(os.path.splitext(a.out)[0] + ".csv", "w", newline="")
     w = csv.writer(log)
     w.writerow(["epoch", "train_loss", "val_top1", "seconds"])
@@ -117,8 +175,15 @@ def main():
         total = 0.0
         for i in range(0, len(xt), batch):
             idx = perm[i:i + batch]
-            xb = (augment(xt[idx].float(), shift) - mean[:, None, None]) / std[:, None, None]
-            loss = F.cross_entropy(model(xb), yt[idx], label_smoothing=0.1)
+            xb, flipped = augment(xt[idx].float(), shift, a.pad)
+            xb = (xb - mean[:, None, None]) / std[:, None, None]
+            out = model(xb)
+            loss = F.cross_entropy(out, yt[idx], label_smoothing=0.1)
+            if soft is not None:
+                t = torch.where(flipped[:, None], soft[1][idx], soft[0][idx])
+                tau = a.kd_temperature
+                kl = F.kl_div(F.log_softmax(out / tau, 1), F.softmax(t / tau, 1), reduction="batchmean")
+                loss = (1 - a.kd) * loss + a.kd * tau * tau * kl
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -131,7 +196,7 @@ def main():
               flush=True)
     torch.save({"input": a.input, "state": model.state_dict(), "mean": mean, "std": std,
                 "classes": open(os.path.join(a.data, "classes.txt")).read().split(),
-                "epochs": a.epochs}, a.out)
+                "epochs": a.epochs, "recipe": vars(a)}, a.out)
 
 
 if __name__ == "__main__":
