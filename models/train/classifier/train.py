@@ -87,7 +87,7 @@ def augment(x, shift, pad="roll"):
         dx, dy = (int(v) for v in np.random.randint(-shift, shift + 1, size=2))
         if pad == "roll":
             x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        else:  # zeros (the normalised mean) come in where the image moved away
+        else:  # zeros of the raw input (before normalisation) come in where the image moved away
             h, w = x.shape[2], x.shape[3]
             x = F.pad(x, (shift, shift, shift, shift))[:, :, shift + dy:shift + dy + h, shift + dx:shift + dx + w]
     return x, flip
@@ -96,8 +96,8 @@ def augment(x, shift, pad="roll"):
 def teacher_logits(path, pixels, batch=128):
     """[2, N, K]: the logits of a pixel classifier .nlcm (export.py's folded form, read
     with the trainer's own .nlcm reader) on each photo and on its mirror image."""
-    _, params, t, _ = nlcm.read(path)
-    if params.get("input") != "pixels":
+    arch, params, t, _ = nlcm.read(path)
+    if arch != "classifier-v1" or params.get("input") != "pixels":
         raise SystemExit(f"{path}: the teacher must be a pixel classifier")
     ten = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in t.items()}
     specs = [tuple(int(v) for v in s.split(":")) for s in params["layers"].split(",")]
@@ -144,8 +144,8 @@ def main():
     ap.add_argument("--kd", type=float, default=0.0, help="weight of the distillation term, 0..1")
     ap.add_argument("--kd-temperature", type=float, default=4.0)
     a = ap.parse_args()
-    if (a.teacher is None) != (a.kd == 0):
-        raise SystemExit("--teacher and --kd go together")
+    if (a.teacher is None) != (a.kd == 0) or not 0 <= a.kd <= 1:
+        raise SystemExit("--teacher and --kd (a weight in 0..1) go together")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
