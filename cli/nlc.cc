@@ -58,6 +58,7 @@ const char* kUsage =
     "  estimate IN [-o OUT.png] [-q Q]       run the model without coding: reconstruction,\n"
     "                                        estimated bpp and PSNR\n"
     "  model-info                            print the model's architecture and identity\n"
+    "                                        (-m: a codec model or a classifier)\n"
     "  compare A B                           PSNR-RGB between two 8-bit images (any input format)\n"
     "  eval DIR [-q LIST] [--baselines LIST] [-o OUTDIR] [--published JSON] [--label TEXT]\n"
     "                                        rate-distortion on every PNG in DIR through real\n"

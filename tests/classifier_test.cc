@@ -37,11 +37,12 @@ TEST(Classifier, GoldenParityWithPyTorch) {
   const std::string dir = golden_dir();
   ASSERT_FALSE(dir.empty()) << "NLC_CLASSIFIER_GOLDEN_DIR is not set (run through ctest)";
   const ModelFile data = load_model_file(dir + "/classifier_tensors.nlcm");
-  for (const char* kind : {"latent", "pixels"}) {
+  for (const char* kind : {"latent", "pixels", "latent_flip"}) {
     for (Kernels k : {Kernels::kReference, Kernels::kOptimized}) {
       SCOPED_TRACE(std::string(kind) + (k == Kernels::kReference ? " reference" : " optimised"));
       LatentClassifier net(load_model_file(dir + "/classifier_" + kind + ".nlcm"), k);
-      EXPECT_EQ(net.input() == LatentClassifier::Input::kLatent, std::string(kind) == "latent");
+      EXPECT_EQ(net.input() == LatentClassifier::Input::kLatent, std::string(kind) != "pixels");
+      EXPECT_EQ(net.flip_average(), std::string(kind) == "latent_flip");
       const ModelTensor& in = data.tensors.at(std::string(kind) + ".input");
       const ModelTensor& want = data.tensors.at(std::string(kind) + ".logits");
       const int n = int(in.dims[0]), h = int(in.dims[1]), w = int(in.dims[2]), c = int(in.dims[3]);

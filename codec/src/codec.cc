@@ -16,6 +16,7 @@
 #include "codec/src/device.h"
 #include "kernels/cpu/ops.h"
 #include "models/architecture.h"
+#include "models/classifier/classifier.h"
 #include "models/inr/inr.h"
 
 #ifndef NLC_DEFAULT_MODEL
@@ -595,13 +596,17 @@ int threads() {
 
 ModelInfo model_info(const std::string& model_path) {
   const ModelFile f = load_model_file(model_path);
-  const auto m = load_architecture(f);
   ModelInfo i;
   i.path = model_path;
   i.arch = f.arch;
   i.identity = f.identity_hex();
   i.format_major = f.major;
   i.format_minor = f.minor;
+  if (f.arch == LatentClassifier::kArch) {  // not a codec: no quality range
+    i.details = LatentClassifier(f, Kernels::kReference).describe();
+    return i;
+  }
+  const auto m = load_architecture(f);
   i.max_quality = m->max_quality();
   i.details = m->describe();
   return i;

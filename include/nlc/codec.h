@@ -170,7 +170,8 @@ std::string default_clc_model_path();
 void set_threads(int n);
 int threads();
 
-// What a model file holds (nlc model-info).
+// What a model file holds (nlc model-info): a codec model, or a classifier (arch
+// "classifier-v1", nlc/classify.h; max_quality 0, details say what it reads).
 struct ModelInfo {
   std::string path, arch, identity;  // identity: lower-case hex SHA-256
   int format_major = 0, format_minor = 0;

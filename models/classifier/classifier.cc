@@ -53,6 +53,13 @@ LatentClassifier::LatentClassifier(const ModelFile& f, Kernels kernels) : kernel
   if (classes_.empty() || classes_.size() > 100000 || labels_.size() != classes_.size())
     throw ModelError(f.source + ": classifier classes and labels do not match");
   in_channels_ = int(f.param_int("input_channels"));
+  // Optional (absent in the first files: 0). The trainer flips its inputs left-right, so the
+  // mean of the logits of an input and of its mirror image is a steadier answer.
+  if (f.params.count("flip_average")) {
+    const int64_t fa = f.param_int("flip_average");
+    if (fa != 0 && fa != 1) throw ModelError(f.source + ": flip_average must be 0 or 1");
+    flip_average_ = fa == 1;
+  }
   if (in_channels_ < 1 || in_channels_ > 4096) throw ModelError(f.source + ": bad input_channels");
   mean_ = f.tensor("norm.mean", {in_channels_}).data;
   inv_std_ = f.tensor("norm.std", {in_channels_}).data;
@@ -62,7 +69,8 @@ LatentClassifier::LatentClassifier(const ModelFile& f, Kernels kernels) : kernel
   }
   // "k:stride,k:stride,...": one convolution (then a ReLU) each; channels from the tensors.
   int cin = in_channels_, i = 0;
-  for (const std::string& spec : split(param_string(f, "layers"), ',')) {
+  layer_specs_ = param_string(f, "layers");
+  for (const std::string& spec : split(layer_specs_, ',')) {
     const auto ks = split(spec, ':');
     if (ks.size() != 2) throw ModelError(f.source + ": bad layer spec '" + spec + "'");
     const int k = std::atoi(ks[0].c_str()), stride = std::atoi(ks[1].c_str());
@@ -88,6 +96,20 @@ LatentClassifier::LatentClassifier(const ModelFile& f, Kernels kernels) : kernel
 std::vector<float> LatentClassifier::logits(const Tensor& x) {
   if (x.n() != 1 || x.c() != in_channels_ || x.h() < 1 || x.w() < 1)
     throw std::invalid_argument("classifier input must be 1 x H x W x " + std::to_string(in_channels_));
+  std::vector<float> out = network(x);
+  if (flip_average_) {
+    Tensor m = Tensor::uninitialized(x.shape());
+    const size_t w = size_t(x.w()), c = size_t(in_channels_);
+    for (size_t row = 0; row < size_t(x.h()); ++row)
+      for (size_t col = 0; col < w; ++col)
+        std::copy_n(x.data() + (row * w + col) * c, c, m.data() + (row * w + (w - 1 - col)) * c);
+    const std::vector<float> mirrored = network(m);
+    for (size_t k = 0; k < out.size(); ++k) out[k] = float((double(out[k]) + double(mirrored[k])) / 2);
+  }
+  return out;
+}
+
+std::vector<float> LatentClassifier::network(const Tensor& x) {
   Tensor t = Tensor::uninitialized(x.shape());
   const size_t pixels = size_t(x.h()) * x.w();
   const float* s = x.data();
@@ -108,6 +130,20 @@ std::vector<float> LatentClassifier::logits(const Tensor& x) {
     out[k] = float(a);
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> LatentClassifier::describe() const {
+  static const char* hex = "0123456789abcdef";
+  std::string codec;
+  for (uint8_t b : codec_model_) codec += std::string{hex[b >> 4], hex[b & 15]};
+  std::string first;
+  for (size_t k = 0; k < labels_.size() && k < 3; ++k) first += (k ? ", " : "") + labels_[k];
+  if (labels_.size() > 3) first += ", ...";
+  return {{"input", (input_ == Input::kLatent ? "latent, " : "pixels, ") + std::to_string(in_channels_) + " channels"},
+          {"classes", std::to_string(classes_.size()) + " (" + first + ")"},
+          {"layers", layer_specs_ + " (kernel:stride, each with a ReLU), then mean and linear"},
+          {"flips", flip_average_ ? "logits averaged with the mirror image's" : "no"},
+          {"reads", "streams of codec model sha256:" + codec}};
 }
 
 std::vector<double> softmax(const std::vector<float>& logits) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/tensor.h"
@@ -34,18 +35,28 @@ class LatentClassifier {
   const std::vector<std::string>& labels() const { return labels_; }    // readable names
   const std::array<uint8_t, 32>& identity() const { return identity_; }
 
+  // For `nlc model-info`: input, classes, layers, flip averaging, the codec model it reads.
+  std::vector<std::pair<std::string, std::string>> describe() const;
+
+  // Whether logits() averages the network's answers for the input and its mirror image.
+  bool flip_average() const { return flip_average_; }
+
   // x: NHWC, N = 1, input_channels() channels (a latent, or pixels as 0..255 floats).
   // Returns the logits, one per class.
   std::vector<float> logits(const Tensor& x);
 
  private:
+  std::vector<float> network(const Tensor& x);  // one pass: normalise, layers, average, fc
+
   Input input_ = Input::kLatent;
   int in_channels_ = 0;
+  bool flip_average_ = false;
   Kernels kernels_;
   std::array<uint8_t, 32> codec_model_{}, identity_{};
   std::vector<std::string> classes_, labels_;
   std::vector<float> mean_, inv_std_;
   Sequential features_;
+  std::string layer_specs_;  // the file's "layers", for describe()
   int features_out_ = 0;
   std::vector<float> fc_w_, fc_b_;  // [classes][features_out_], [classes]
 };

@@ -5,8 +5,10 @@ both with random weights and batch-norm statistics, exported as the trainer expo
 
     python3 tests/golden/make_classifier_golden.py OUTDIR
 
-Writes OUTDIR/classifier_latent.nlcm, classifier_pixels.nlcm and classifier_tensors.nlcm
-(a .nlcm used as a tensor archive; inputs in NHWC, the C++ runtime's layout).
+Writes OUTDIR/classifier_latent.nlcm, classifier_pixels.nlcm, classifier_latent_flip.nlcm
+(the latent one exported with --flip-average: its logits are the mean of the network's on
+the input and on its mirror image) and classifier_tensors.nlcm (a .nlcm used as a tensor
+archive; inputs in NHWC, the C++ runtime's layout).
 """
 import os
 import sys
@@ -71,6 +73,13 @@ def main():
                     raise SystemExit(f"teacher_logits differs from the trained network by {err}")
         tensors[f"{kind}.input"] = x.permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
         tensors[f"{kind}.logits"] = logits.numpy().astype(np.float32)
+        if kind == "latent":
+            export(model, kind, mean.numpy(), std.numpy(), CLASSES, LABELS, codec_identity(TINY),
+                   os.path.join(out, "classifier_latent_flip.nlcm"), flip_average=True)
+            with torch.no_grad():
+                mirrored = model((x.flip(3) - mean[:, None, None]) / std[:, None, None])
+            tensors["latent_flip.input"] = tensors["latent.input"]
+            tensors["latent_flip.logits"] = ((logits + mirrored) / 2).numpy().astype(np.float32)
     nlcm.write(os.path.join(out, "classifier_tensors.nlcm"), "golden", {}, tensors)
 
 

@@ -4,7 +4,11 @@
 w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps).
 
     /usr/bin/python3 models/train/classifier/export.py CKPT.pt OUT.nlcm \
-        [--codec-model models/mshp-gain-v1.nlcm] [--names ../shared/data/imagenette/SOURCES.txt]
+        [--codec-model models/mshp-gain-v1.nlcm] [--names ../shared/data/imagenette/SOURCES.txt] \
+        [--flip-average]
+
+--flip-average: the runtime averages the logits of the input and of its mirror image (the
+trainer flips its inputs, so both are images the network knows); twice the classifier's cost.
 """
 import argparse, os, re, sys
 
@@ -44,7 +48,7 @@ def folded(model):
     return out
 
 
-def export(model, input_kind, mean, std, classes, labels, codec_model_hex, path):
+def export(model, input_kind, mean, std, classes, labels, codec_model_hex, path, flip_average=False):
     model.eval()
     layers = folded(model)
     tensors = {"norm.mean": np.asarray(mean, np.float32), "norm.std": np.asarray(std, np.float32),
@@ -56,6 +60,8 @@ def export(model, input_kind, mean, std, classes, labels, codec_model_hex, path)
     params = {"input": input_kind, "input_channels": int(len(mean)), "codec_model": codec_model_hex,
               "classes": ",".join(classes), "labels": ",".join(labels),
               "layers": ",".join(f"{k}:{s}" for k, s, _, _ in layers)}
+    if flip_average:  # only when set, so that files without it stay byte for byte as before
+        params["flip_average"] = 1
     return nlcm.write(path, "classifier-v1", params, tensors)
 
 
@@ -70,13 +76,14 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--codec-model", default=os.path.join(ROOT, "models", "mshp-gain-v1.nlcm"))
     ap.add_argument("--names", default=os.path.join(ROOT, "..", "shared", "data", "imagenette", "SOURCES.txt"))
+    ap.add_argument("--flip-average", action="store_true")
     a = ap.parse_args()
     ck = torch.load(a.ckpt, map_location="cpu")
     model = Classifier(ck["input"], classes=len(ck["classes"]))
     model.load_state_dict(ck["state"])
     labels = names_from(a.names, ck["classes"]) if os.path.exists(a.names) else ck["classes"]
     ident = export(model, ck["input"], ck["mean"].numpy(), ck["std"].numpy(), ck["classes"], labels,
-                   codec_identity(a.codec_model), a.out)
+                   codec_identity(a.codec_model), a.out, a.flip_average)
     print(f"{a.out}: classifier-v1 ({ck['input']}), sha256:{ident}")
 
 
