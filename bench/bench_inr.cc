@@ -50,6 +50,15 @@ void BM_FitUpsample(benchmark::State& st) {
 }
 BENCHMARK(BM_FitUpsample)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+void BM_FitSynthesisForward(benchmark::State& st) {
+  auto& f = fx();
+  const size_t P = size_t(kW) * kH, L = f.gr.size();
+  std::vector<float> feat(L * P, 0.1f), rgb(3 * P);
+  SynthScratch s;
+  for (auto _ : st) synthesis(f.net, feat.data(), kH, kW, rgb.data(), s);
+}
+BENCHMARK(BM_FitSynthesisForward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_FitSynthesisForwardBackward(benchmark::State& st) {
   auto& f = fx();
   const size_t P = size_t(kW) * kH, L = f.gr.size();

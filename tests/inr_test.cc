@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -165,9 +166,18 @@ Net random_net(int L, int H, int A, std::mt19937& rng) {
   return n;
 }
 
+void synthesis_gradients(int w, int h);
+
+// On a small image (every column an edge case or nearly) and on one whose rows hold 16-wide
+// vectors and a remainder, of two pixel blocks (256 and 40 pixels: vectors and a tail).
 TEST(Inr, SynthesisGradientsMatchFiniteDifferences) {
+  for (auto [w, h] : {std::pair{7, 5}, std::pair{37, 8}}) synthesis_gradients(w, h);
+}
+
+void synthesis_gradients(int w, int h) {
+  SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
   std::mt19937 rng(2);
-  const int w = 7, h = 5, L = 3, P = w * h;
+  const int L = 3, P = w * h;
   Net n = random_net(L, 6, 4, rng);
   const auto feat = randv(size_t(L) * P, rng), r = randv(3 * size_t(P), rng);
   auto loss = [&](const Net& m, const std::vector<float>& f) {
@@ -200,6 +210,44 @@ TEST(Inr, SynthesisGradientsMatchFiniteDifferences) {
       check((*gt[t])[e], loss(np, feat), l0, loss(nm, feat), eps,
             "d tensor " + std::to_string(t) + "[" + std::to_string(e) + "]");
     }
+}
+
+// synthesis() (blocked, vectorised) against the plain per-pixel network in double, on an image
+// of several pixel blocks and a partial one.
+TEST(Inr, SynthesisMatchesThePlainPerPixelNetwork) {
+  std::mt19937 rng(4);
+  const int w = 37, h = 29, L = 5, H = 12, P = w * h;
+  const Net n = random_net(L, H, 4, rng);
+  const auto feat = randv(size_t(L) * P, rng, 2.0);
+  std::vector<float> rgb(3 * size_t(P));
+  SynthScratch s;
+  synthesis(n, feat.data(), h, w, rgb.data(), s);
+  std::vector<double> o(3 * size_t(P));
+  for (int p = 0; p < P; ++p)
+    for (int c = 0; c < 3; ++c) {
+      double acc = n.b2[size_t(c)];
+      for (int k = 0; k < H; ++k) {
+        double hk = n.b1[size_t(k)];
+        for (int l = 0; l < L; ++l) hk += double(n.w1[size_t(k) * L + l]) * feat[size_t(l) * P + p];
+        acc += double(n.w2[size_t(c) * H + k]) * std::max(hk, 0.0);
+      }
+      o[size_t(c) * P + p] = acc;
+    }
+  auto at = [&](int c, int y, int x) {
+    return o[size_t(c) * P + size_t(std::clamp(y, 0, h - 1)) * w + std::clamp(x, 0, w - 1)];
+  };
+  double worst = 0;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        double want = at(c, y, x) + n.bc[size_t(c)];
+        for (int ci = 0; ci < 3; ++ci)
+          for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx)
+              want += double(n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx]) * at(ci, y + ky - 1, x + kx - 1);
+        worst = std::max(worst, std::abs(want - rgb[size_t(c) * P + size_t(y) * w + x]));
+      }
+  EXPECT_LT(worst, 1e-4);
 }
 
 // The decoder synthesises in bands of rows: bit for bit what the whole-image pass gives.

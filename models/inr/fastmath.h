@@ -44,7 +44,8 @@ inline float log2(float x) {
   int32_t e = ((i >> 23) & 255) - 127;
   float m = bits_to_float((i & 0x007fffff) | 0x3f800000);  // [1, 2)
   const bool big = m > 1.41421356f;
-  m = big ? m * 0.5f : m;
+  const float half = m * 0.5f;  // outside the select: GCC keeps a ?: around arithmetic a branch
+  m = big ? half : m;
   e = big ? e + 1 : e;
   const float s = (m - 1.f) / (m + 1.f), s2 = s * s;
   float p = 1.f / 9;

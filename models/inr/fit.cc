@@ -14,6 +14,18 @@
 namespace nlc::inr {
 namespace {
 
+// Adam's update of n parameters, built for AVX-512, AVX2 and the baseline (picked at load time).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void adam_chunk(float* p, const float* g, float* m, float* v, size_t n, float b1, float b2, float lr, float eps,
+                float c1, float c2) {
+#pragma omp simd
+  for (size_t e = 0; e < n; ++e) {
+    m[e] = b1 * m[e] + (1 - b1) * g[e];
+    v[e] = b2 * v[e] + (1 - b2) * g[e] * g[e];
+    p[e] -= lr * (m[e] / c1) / (std::sqrt(v[e] / c2) + eps);
+  }
+}
+
 struct Adam {
   double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8;
   int step = 0;
@@ -31,12 +43,11 @@ struct Adam {
       float* p = params[i]->data();
       const float* g = grads[i]->data();
       float *mi = m[i].data(), *vi = v[i].data();
-#pragma omp parallel for simd schedule(static) if (params[i]->size() > 4096)
-      for (size_t e = 0; e < params[i]->size(); ++e) {
-        mi[e] = fb1 * mi[e] + (1 - fb1) * g[e];
-        vi[e] = fb2 * vi[e] + (1 - fb2) * g[e] * g[e];
-        p[e] -= flr * (mi[e] / c1) / (std::sqrt(vi[e] / c2) + feps);
-      }
+      const size_t n = params[i]->size();
+      constexpr size_t kChunk = 16384;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+      for (size_t a = 0; a < n; a += kChunk)
+        adam_chunk(p + a, g + a, mi + a, vi + a, std::min(kChunk, n - a), fb1, fb2, flr, feps, c1, c2);
     }
   }
 };
@@ -52,6 +63,13 @@ inline float noise_at(uint32_t key, size_t i) {
   return float(x >> 8) * (1.f / 16777216.f) - 0.5f;
 }
 
+// floor() from rint() (exact for every float): GCC vectorises rint but not floor unless
+// floating-point exceptions may be ignored.
+inline float floor_vec(float x) {
+  const float r = __builtin_rintf(x), below = r - 1.f;  // (arithmetic outside the select)
+  return r > x ? below : r;
+}
+
 // One chunk of soft_round_noisy(), built for AVX-512, AVX2 and the baseline and picked at load
 // time (floor and rint need SSE4.1 to vectorise; the baseline is SSE2).
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -60,11 +78,12 @@ void soft_round_chunk(const float* y, size_t a, size_t b, float inv_t, float inv
   const float lim = float(kMaxLatent - 1);
 #pragma omp simd
   for (size_t i = a; i < b; ++i) {
-    const float v = std::clamp(y[i], -lim, lim);
-    const float m1 = std::floor(v), th1 = fast::tanh((v - m1 - 0.5f) * inv_t);
+    // Selects, not std::clamp (whose reference result kept the loop scalar).
+    const float v = y[i] < -lim ? -lim : (y[i] > lim ? lim : y[i]);
+    const float m1 = floor_vec(v), th1 = fast::tanh((v - m1 - 0.5f) * inv_t);
     const float u = noise * noise_at(key, i);
     const float s = m1 + 0.5f + th1 * inv_norm + u;
-    const float m2 = std::floor(s), th2 = fast::tanh((s - m2 - 0.5f) * inv_t);
+    const float m2 = floor_vec(s), th2 = fast::tanh((s - m2 - 0.5f) * inv_t);
     y_hat[i] = m2 + 0.5f + th2 * inv_norm;
     factor[i] = (1.f - th2 * th2) * (1.f - th1 * th1) * inv_norm * inv_norm * inv_t * inv_t;
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -72,169 +73,296 @@ void Net::zero_like(const Net& o) {
 // ---- synthesis ----
 namespace {
 inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+// Vectors of 16 floats (GCC's vector extension: one AVX-512 register, two AVX2 or four SSE
+// ones, whichever clone runs), loaded and stored unaligned through memcpy.
+typedef float vf __attribute__((vector_size(64)));
+constexpr int kV = 16;
+
+// residual_row() at one column x, its taps clamped to the row: the same operations in the
+// same order as the vectors', and never inlined into a clone that could fuse them.
+__attribute__((noinline, optimize("fp-contract=off")))
+void residual_column(const float* const (&rows)[3][3], const float* self, const float* wc, float bias, int w, int x,
+                     float* out) {
+  float acc = self[x] + bias;
+  for (int t = 0; t < 27; ++t)
+    if (wc[t] != 0.f) acc += wc[t] * rows[t / 9][t / 3 % 3][clampi(x + t % 3 - 1, 0, w - 1)];
+  out[x] = acc;
+}
+
+// Row y of the residual 3x3 convolution (replicate padding), all three outputs:
+// rgb = o + bc + conv3x3(o). Per pixel: o + bc, then the taps in (ci, ky, kx) order, those
+// with a zero weight skipped; 16 pixels at a time in registers (one store per pixel, not one
+// per tap). Without fused multiply-adds in every build, so that the decoder's pixels are the
+// same whichever of them runs.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+void residual_row(const Net& n, const float* o, int h, int w, int y, float* rgb) {
+  const size_t P = size_t(h) * w;
+  const float* rows[3][3];  // [ci][ky]
+  for (int ci = 0; ci < 3; ++ci)
+    for (int ky = 0; ky < 3; ++ky) rows[ci][ky] = o + size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w;
+  for (int c = 0; c < 3; ++c) {
+    float* out = rgb + size_t(c) * P + size_t(y) * w;
+    const float* self = o + size_t(c) * P + size_t(y) * w;
+    const float* wc = &n.wc[size_t(c) * 27];
+    const float bias = n.bc[size_t(c)];
+    residual_column(rows, self, wc, bias, w, 0, out);
+    if (w > 1) residual_column(rows, self, wc, bias, w, w - 1, out);
+    // The taps with a nonzero weight, in order (the vectors' inner loop).
+    const float* tp[27];
+    float tw[27];
+    int nt = 0;
+    for (int t = 0; t < 27; ++t)
+      if (wc[t] != 0.f) tp[nt] = rows[t / 9][t / 3 % 3] + t % 3 - 1, tw[nt++] = wc[t];
+    // Columns 1 .. w-2 in vectors, the last one moved back to end at w-2 (overlapping the one
+    // before: the same pixels computed the same way twice); narrower rows column by column.
+    if (w - 2 < kV) {
+      for (int x = 1; x < w - 1; ++x) residual_column(rows, self, wc, bias, w, x, out);
+      continue;
+    }
+    for (int x0 = 1; x0 < w - 1; x0 += kV) {
+      const int x = std::min(x0, w - 1 - kV);
+      vf acc;
+      std::memcpy(&acc, self + x, sizeof acc);
+      acc += bias;
+      for (int i = 0; i < nt; ++i) {
+        vf r;
+        std::memcpy(&r, tp[i] + x, sizeof r);
+        acc += tw[i] * r;
+      }
+      std::memcpy(out + x, &acc, sizeof acc);
+    }
+  }
+}
+
+// residual_row()'s backward for row y: adds to gw (81 weights, then 3 biases) the row's
+// share of their gradients, and writes row y of d_o: d_rgb's (the identity) plus what the taps
+// carry back to it from the rows that read it (y - 1 .. y + 1; at the edges, replicate padding reads row y more than once).
+// Interior columns 16 at a time, the edge columns (clamped taps) one by one.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void residual_backward_row(const Net& n, const float* o, const float* d_rgb, int h, int w, int y, double* gw,
+                           float* d_o) {
+  const size_t P = size_t(h) * w;
+  const float* d[3];
+  for (int c = 0; c < 3; ++c) {
+    d[c] = d_rgb + size_t(c) * P + size_t(y) * w;
+    float sb = 0.f;
+#pragma omp simd reduction(+ : sb)
+    for (int x = 0; x < w; ++x) sb += d[c][x];
+    gw[81 + c] += sb;
+  }
+  const int xe = w - 1 - (w - 2 > 0 ? (w - 2) % kV : 0);  // vectors cover [1, xe)
+  auto edge_columns = [&](auto&& f) {  // f(x) for the columns the vectors do not cover
+    f(0);
+    for (int x = std::max(1, xe); x < w; ++x) f(x);
+  };
+  // Weight gradients: for each input row (ci, ky), the 3 x 3 sums d[c][x] * row[x + kx - 1].
+  for (int ci = 0; ci < 3; ++ci)
+    for (int ky = 0; ky < 3; ++ky) {
+      const float* row = o + size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w;
+      vf acc[3][3] = {};
+      for (int x = 1; x < xe; x += kV) {
+        vf r[3], dv[3];
+        for (int k = 0; k < 3; ++k) std::memcpy(&r[k], row + x + k - 1, sizeof(vf));
+        for (int c = 0; c < 3; ++c) std::memcpy(&dv[c], d[c] + x, sizeof(vf));
+        for (int c = 0; c < 3; ++c)
+          for (int k = 0; k < 3; ++k) acc[c][k] += dv[c] * r[k];
+      }
+      for (int c = 0; c < 3; ++c)
+        for (int kx = 0; kx < 3; ++kx) {
+          float a = 0.f;
+          for (int k = 0; k < kV; ++k) a += acc[c][kx][k];
+          edge_columns([&](int x) { a += d[c][x] * row[clampi(x + kx - 1, 0, w - 1)]; });
+          gw[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx] += a;
+        }
+    }
+  // d_o, row y: the identity path (d_rgb's row), then the source rows ys (and their ky)
+  // whose taps land on row y.
+  for (int ci = 0; ci < 3; ++ci) {
+    float* out = d_o + size_t(ci) * P + size_t(y) * w;
+    std::copy_n(d_rgb + size_t(ci) * P + size_t(y) * w, w, out);
+    for (int ys = std::max(0, y - 1); ys <= std::min(h - 1, y + 1); ++ys)
+      for (int ky = 0; ky < 3; ++ky) {
+        if (clampi(ys + ky - 1, 0, h - 1) != y) continue;
+        for (int c = 0; c < 3; ++c) {
+          const float* ds = d_rgb + size_t(c) * P + size_t(ys) * w;
+          const float* wt = &n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3];
+          // Interior column x gathers ds[x - kx + 1] through tap kx.
+          for (int x = 1; x < xe; x += kV) {
+            vf acc;
+            std::memcpy(&acc, out + x, sizeof acc);
+            for (int kx = 0; kx < 3; ++kx) {
+              vf v;
+              std::memcpy(&v, ds + x - kx + 1, sizeof v);
+              acc += wt[kx] * v;
+            }
+            std::memcpy(out + x, &acc, sizeof acc);
+          }
+          // Edge columns: every source column whose clamped tap lands there.
+          edge_columns([&](int x) {
+            for (int xs = std::max(0, x - 1); xs <= std::min(w - 1, x + 1); ++xs)
+              for (int kx = 0; kx < 3; ++kx)
+                if (clampi(xs + kx - 1, 0, w - 1) == x) out[x] += wt[kx] * ds[xs];
+          });
+        }
+      }
+  }
+}
+
+// The synthesis' two 1x1 layers on np pixels (planar, channel stride P), 16 pixels at a time
+// in registers (each feature read once, each activation written once), built for AVX-512,
+// AVX2 and the baseline and picked at load time. Per pixel the sums run in the order a plain
+// loop's would (bias first, then the inputs in order), without fused multiply-adds, so every
+// build gives the same pixels.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+void synthesis_block(const Net& n, const float* feat, size_t P, size_t np, float* hid, float* o) {
+  const int L = n.s.levels, H = n.s.hidden;
+  size_t q = 0;
+  for (; q + kV <= np; q += kV) {
+    vf f[kMaxLevels];
+    for (int l = 0; l < L; ++l) std::memcpy(&f[l], feat + size_t(l) * P + q, sizeof(vf));
+    vf out[3];
+    for (int c = 0; c < 3; ++c) out[c] = vf{} + n.b2[size_t(c)];
+    for (int k = 0; k < H; ++k) {
+      vf acc = vf{} + n.b1[size_t(k)];
+      for (int l = 0; l < L; ++l) acc += n.w1[size_t(k) * L + l] * f[l];
+      acc = acc > 0.f ? acc : vf{};
+      std::memcpy(hid + size_t(k) * P + q, &acc, sizeof acc);
+      for (int c = 0; c < 3; ++c) out[c] += n.w2[size_t(c) * H + k] * acc;
+    }
+    for (int c = 0; c < 3; ++c) std::memcpy(o + size_t(c) * P + q, &out[c], sizeof(vf));
+  }
+  for (; q < np; ++q) {  // the image's last few pixels
+    float out[3];
+    for (int c = 0; c < 3; ++c) out[c] = n.b2[size_t(c)];
+    for (int k = 0; k < H; ++k) {
+      float acc = n.b1[size_t(k)];
+      for (int l = 0; l < L; ++l) acc += n.w1[size_t(k) * L + l] * feat[size_t(l) * P + q];
+      acc = acc > 0.f ? acc : 0.f;
+      hid[size_t(k) * P + q] = acc;
+      for (int c = 0; c < 3; ++c) out[c] += n.w2[size_t(c) * H + k] * acc;
+    }
+    for (int c = 0; c < 3; ++c) o[size_t(c) * P + q] = out[c];
+  }
+}
+
+// A thread's synthesis weight gradients, 16 partial sums each (one a vector lane), summed
+// across lanes once per synthesis_backward() call.
+struct alignas(64) SynthGrad {
+  vf w1[kMaxHidden][kMaxLevels], b1[kMaxHidden], w2[3][kMaxHidden], b2[3];
+};
+
+// synthesis_block()'s backward on np pixels (planar, channel stride P): accumulates the 1x1
+// layers' weight gradients into g and the features' into d_feat. 16 pixels at a time: the
+// block's features, d_o and hidden gradients stay in registers, each read once.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void synthesis_block_backward(const Net& n, const float* feat, const float* d_o, const float* hid, size_t P,
+                              size_t np, SynthGrad& g, float* d_feat) {
+  const int L = n.s.levels, H = n.s.hidden;
+  size_t q = 0;
+  for (; q + kV <= np; q += kV) {
+    vf d[3], f[kMaxLevels], dh[kMaxHidden];
+    for (int c = 0; c < 3; ++c) {
+      std::memcpy(&d[c], d_o + size_t(c) * P + q, sizeof(vf));
+      g.b2[c] += d[c];
+    }
+    for (int l = 0; l < L; ++l) std::memcpy(&f[l], feat + size_t(l) * P + q, sizeof(vf));
+    for (int k = 0; k < H; ++k) {
+      vf h;
+      std::memcpy(&h, hid + size_t(k) * P + q, sizeof h);
+      for (int c = 0; c < 3; ++c) g.w2[c][k] += d[c] * h;
+      const vf v = n.w2[size_t(k)] * d[0] + n.w2[size_t(H) + k] * d[1] + n.w2[2 * size_t(H) + k] * d[2];
+      dh[k] = h > 0.f ? v : vf{};
+      g.b1[k] += dh[k];
+      for (int l = 0; l < L; ++l) g.w1[k][l] += dh[k] * f[l];
+    }
+    for (int l = 0; l < L; ++l) {
+      vf acc;
+      std::memcpy(&acc, d_feat + size_t(l) * P + q, sizeof acc);
+      for (int k = 0; k < H; ++k) acc += n.w1[size_t(k) * L + l] * dh[k];
+      std::memcpy(d_feat + size_t(l) * P + q, &acc, sizeof acc);
+    }
+  }
+  for (; q < np; ++q) {  // the image's last few pixels, into lane 0
+    float d[3];
+    for (int c = 0; c < 3; ++c) g.b2[c][0] += d[c] = d_o[size_t(c) * P + q];
+    for (int k = 0; k < H; ++k) {
+      const float h = hid[size_t(k) * P + q];
+      for (int c = 0; c < 3; ++c) g.w2[c][k][0] += d[c] * h;
+      const float v = n.w2[size_t(k)] * d[0] + n.w2[size_t(H) + k] * d[1] + n.w2[2 * size_t(H) + k] * d[2];
+      const float dh = h > 0.f ? v : 0.f;
+      g.b1[k][0] += dh;
+      for (int l = 0; l < L; ++l) {
+        g.w1[k][l][0] += dh * feat[size_t(l) * P + q];
+        d_feat[size_t(l) * P + q] += n.w1[size_t(k) * L + l] * dh;
+      }
+    }
+  }
+}
+
+double lane_sum(const vf& x) {
+  double s = 0;
+  for (int k = 0; k < kV; ++k) s += double(x[k]);
+  return s;
+}
 }  // namespace
 
 void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthScratch& s) {
-  const int L = n.s.levels, H = n.s.hidden;
+  const int H = n.s.hidden;
   const size_t P = size_t(h) * w;
   s.hid.resize(size_t(H) * P);
   s.o.resize(3 * P);
+  // The 1x1 layers in blocks of pixels that stay in the L1 cache: the block's L features are
+  // read once for all H hidden channels. Per pixel the sums run in the same order as a plain
+  // loop would.
+  constexpr size_t kPix = 256;
 #pragma omp parallel for schedule(static)
-  for (int k = 0; k < H; ++k) {
-    float* hk = &s.hid[size_t(k) * P];
-    std::fill(hk, hk + P, n.b1[k]);
-    for (int l = 0; l < L; ++l) {
-      const float wv = n.w1[size_t(k) * L + l];
-      const float* f = feat + size_t(l) * P;
-      for (size_t p = 0; p < P; ++p) hk[p] += wv * f[p];
-    }
-    for (size_t p = 0; p < P; ++p) hk[p] = hk[p] > 0.f ? hk[p] : 0.f;
-  }
-#pragma omp parallel for schedule(static)
-  for (int c = 0; c < 3; ++c) {
-    float* oc = &s.o[size_t(c) * P];
-    std::fill(oc, oc + P, n.b2[c]);
-    for (int k = 0; k < H; ++k) {
-      const float wv = n.w2[size_t(c) * H + k];
-      const float* hk = &s.hid[size_t(k) * P];
-      for (size_t p = 0; p < P; ++p) oc[p] += wv * hk[p];
-    }
+  for (long long blk = 0; blk < (long long)((P + kPix - 1) / kPix); ++blk) {
+    const size_t p0 = size_t(blk) * kPix;
+    synthesis_block(n, feat + p0, P, std::min(kPix, P - p0), &s.hid[p0], &s.o[p0]);
   }
   // rgb = o + bc + conv3x3(o), replicate padding.
 #pragma omp parallel for schedule(static)
-  for (int y = 0; y < h; ++y)
-    for (int c = 0; c < 3; ++c) {
-      float* out = rgb + size_t(c) * P + size_t(y) * w;
-      const float* self = &s.o[size_t(c) * P + size_t(y) * w];
-      for (int x = 0; x < w; ++x) out[x] = self[x] + n.bc[c];
-      for (int ci = 0; ci < 3; ++ci)
-        for (int ky = 0; ky < 3; ++ky) {
-          const float* row = &s.o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
-          for (int kx = 0; kx < 3; ++kx) {
-            const float wv = n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx];
-            if (wv == 0.f) continue;
-            // Interior columns without the clamp (so the loop vectorises), edges apart.
-            out[0] += wv * row[clampi(kx - 1, 0, w - 1)];
-            for (int x = 1; x < w - 1; ++x) out[x] += wv * row[x + kx - 1];
-            if (w > 1) out[w - 1] += wv * row[clampi(w + kx - 2, 0, w - 1)];
-          }
-        }
-    }
+  for (int y = 0; y < h; ++y) residual_row(n, s.o.data(), h, w, y, rgb);
 }
 
 void synthesis_backward(const Net& n, const float* feat, int h, int w, const float* d_rgb,
                         const SynthScratch& s, Net& g, float* d_feat) {
   const int L = n.s.levels, H = n.s.hidden;
   const size_t P = size_t(h) * w;
-  // Residual conv: weights, bias, and d_o (identity path + scatter through the taps).
-  std::vector<float> d_o(d_rgb, d_rgb + 3 * P);
-#pragma omp parallel for schedule(static)
-  for (int c = 0; c < 3; ++c) {
-    float sb = 0.f;
-#pragma omp simd reduction(+ : sb)
-    for (size_t p = 0; p < P; ++p) sb += d_rgb[size_t(c) * P + p];
-    g.bc[c] += sb;
-    for (int ci = 0; ci < 3; ++ci)
-      for (int ky = 0; ky < 3; ++ky)
-        for (int kx = 0; kx < 3; ++kx) {
-          double acc = 0;
-          for (int y = 0; y < h; ++y) {
-            const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
-            const float* row = &s.o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
-            float a = d[0] * row[clampi(kx - 1, 0, w - 1)];
-#pragma omp simd reduction(+ : a)
-            for (int x = 1; x < w - 1; ++x) a += d[x] * row[x + kx - 1];
-            if (w > 1) a += d[w - 1] * row[clampi(w + kx - 2, 0, w - 1)];
-            acc += a;
-          }
-          g.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx] += float(acc);
-        }
-  }
-#pragma omp parallel for schedule(static)
-  for (int ci = 0; ci < 3; ++ci)
-    for (int c = 0; c < 3; ++c)
-      for (int ky = 0; ky < 3; ++ky)
-        for (int kx = 0; kx < 3; ++kx) {
-          const float wv = n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx];
-          if (wv == 0.f) continue;
-          for (int y = 0; y < h; ++y) {
-            const float* d = d_rgb + size_t(c) * P + size_t(y) * w;
-            float* row = &d_o[size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w];
-            row[clampi(kx - 1, 0, w - 1)] += wv * d[0];
-            for (int x = 1; x < w - 1; ++x) row[x + kx - 1] += wv * d[x];
-            if (w > 1) row[clampi(w + kx - 2, 0, w - 1)] += wv * d[w - 1];
-          }
-        }
-  // The 1x1 layers, in blocks of pixels that stay in cache (one pass over the image instead
-  // of one per channel); weight gradients summed per block in float, across blocks in double.
-  // Per-thread sums, added in thread order (the same order on every run).
-  const size_t nw = size_t(H) * L + size_t(H) + size_t(3) * H + 3;
-  std::vector<std::vector<double>> part(size_t(omp_get_max_threads()), std::vector<double>(nw, 0.0));
-#pragma omp parallel
+  // Residual conv, a row at a time: its weights' and bias' gradients (per-thread sums in
+  // double, added in thread order) and d_o (the identity path, plus the taps' gradients
+  // gathered into each row, so that threads write disjoint rows).
+  std::vector<float> d_o(3 * P);  // every row written by residual_backward_row
   {
-    constexpr size_t kPix = 256;
-    std::vector<float> dh(size_t(H) * kPix);
-    double* tw1 = part[size_t(omp_get_thread_num())].data();
-    double* tb1 = tw1 + size_t(H) * L;
-    double* tw2 = tb1 + H;
-    double* tb2 = tw2 + size_t(3) * H;
-#pragma omp for schedule(static)
-    for (long long blk = 0; blk < (long long)((P + kPix - 1) / kPix); ++blk) {
-      const size_t p0 = size_t(blk) * kPix, np = std::min(kPix, P - p0);
-      for (int c = 0; c < 3; ++c) {
-        const float* dc = &d_o[size_t(c) * P + p0];
-        float sb = 0.f;
-#pragma omp simd reduction(+ : sb)
-        for (size_t q = 0; q < np; ++q) sb += dc[q];
-        tb2[size_t(c)] += sb;
-      }
-      for (int k = 0; k < H; ++k) {
-        const float* hk = &s.hid[size_t(k) * P + p0];
-        float* d = &dh[size_t(k) * kPix];
-        const float w0 = n.w2[size_t(k)], w1 = n.w2[size_t(H) + k], w2 = n.w2[2 * size_t(H) + k];
-        const float* d0 = &d_o[p0];
-        const float* d1 = &d_o[P + p0];
-        const float* d2 = &d_o[2 * P + p0];
-        float g0 = 0.f, g1 = 0.f, g2 = 0.f, sb = 0.f;
-#pragma omp simd reduction(+ : g0, g1, g2, sb)
-        for (size_t q = 0; q < np; ++q) {
-          g0 += d0[q] * hk[q];
-          g1 += d1[q] * hk[q];
-          g2 += d2[q] * hk[q];
-          const float v = w0 * d0[q] + w1 * d1[q] + w2 * d2[q];
-          d[q] = hk[q] > 0.f ? v : 0.f;
-          sb += d[q];
-        }
-        tw2[size_t(k)] += g0;
-        tw2[size_t(H) + k] += g1;
-        tw2[2 * size_t(H) + k] += g2;
-        tb1[size_t(k)] += sb;
-        for (int l = 0; l < L; ++l) {
-          const float* f = feat + size_t(l) * P + p0;
-          float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-          for (size_t q = 0; q < np; ++q) acc += d[q] * f[q];
-          tw1[size_t(k) * L + l] += acc;
-        }
-      }
-      for (int l = 0; l < L; ++l) {
-        float* df = d_feat + size_t(l) * P + p0;
-        for (int k = 0; k < H; ++k) {
-          const float wv = n.w1[size_t(k) * L + l];
-          const float* d = &dh[size_t(k) * kPix];
-          for (size_t q = 0; q < np; ++q) df[q] += wv * d[q];
-        }
-      }
+    std::vector<std::vector<double>> part(size_t(omp_get_max_threads()), std::vector<double>(84, 0.0));
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < h; ++y)
+      residual_backward_row(n, s.o.data(), d_rgb, h, w, y, part[size_t(omp_get_thread_num())].data(), d_o.data());
+    for (const auto& t : part) {
+      for (size_t i = 0; i < 81; ++i) g.wc[i] += float(t[i]);
+      for (size_t c = 0; c < 3; ++c) g.bc[c] += float(t[81 + c]);
     }
   }
-  std::vector<double> sum(nw, 0.0);
-  for (const auto& t : part)
-    for (size_t i = 0; i < nw; ++i) sum[i] += t[i];
-  const double* s1 = sum.data();
-  for (size_t i = 0; i < g.w1.size(); ++i) g.w1[i] += float(*s1++);
-  for (size_t i = 0; i < g.b1.size(); ++i) g.b1[i] += float(*s1++);
-  for (size_t i = 0; i < g.w2.size(); ++i) g.w2[i] += float(*s1++);
-  for (size_t i = 0; i < 3; ++i) g.b2[i] += float(*s1++);
+  // The 1x1 layers in blocks of pixels, per-thread sums added in thread order (the same
+  // order on every run).
+  std::vector<std::unique_ptr<SynthGrad>> part(static_cast<size_t>(omp_get_max_threads()));
+  for (auto& t : part) t = std::make_unique<SynthGrad>();
+  constexpr size_t kPix = 256;
+#pragma omp parallel for schedule(static)
+  for (long long blk = 0; blk < (long long)((P + kPix - 1) / kPix); ++blk) {
+    const size_t p0 = size_t(blk) * kPix, np = std::min(kPix, P - p0);
+    synthesis_block_backward(n, feat + p0, &d_o[p0], &s.hid[p0], P, np, *part[size_t(omp_get_thread_num())],
+                             d_feat + p0);
+  }
+  for (const auto& t : part) {
+    for (int k = 0; k < H; ++k) {
+      for (int l = 0; l < L; ++l) g.w1[size_t(k) * L + l] += float(lane_sum(t->w1[k][l]));
+      g.b1[size_t(k)] += float(lane_sum(t->b1[k]));
+      for (int c = 0; c < 3; ++c) g.w2[size_t(c) * H + k] += float(lane_sum(t->w2[c][k]));
+    }
+    for (int c = 0; c < 3; ++c) g.b2[size_t(c)] += float(lane_sum(t->b2[c]));
+  }
 }
 
 // ---- the ARM's rate ----
@@ -266,120 +394,137 @@ uint32_t arm_lanes(size_t n) { return default_lane_count(n); }
 namespace {
 
 // The ARM on a block of up to kBlock latents of one lane, laid out structure-of-arrays
-// (context m of latent b at c[m][b]) so that every layer is a loop over the block that the
-// compiler vectorises (built for AVX2 and the baseline, picked at load time).
-constexpr int kBlock = 64, kLanes = 16;  // kLanes: a register tile (one AVX-512 vector)
-struct ArmBlock {
+// (context m of latent b at c[m][b]), computed in vectors of 16 latents (GCC's vector
+// extension: one AVX-512 register, two AVX2 or four SSE ones, whichever clone runs; the
+// compiler's own vectoriser left the sums over a run-time width scalar).
+constexpr int kBlock = 64, kVecs = kBlock / kV;
+struct alignas(64) ArmBlock {
   int nb = 0;
-  float c[kArmInputs][kBlock];
+  alignas(64) float c[kArmInputs][kBlock];
   int64_t pos[kArmInputs][kBlock];  // where context m of latent b came from (-1: none)
-  float v[kBlock];                  // the latents' own values
-  float h[kMaxHidden][kBlock], dh[kMaxHidden][kBlock];
-  float dmu[kBlock], ds[kBlock], dv[kBlock];
+  alignas(64) float v[kBlock];      // the latents' own values
+  alignas(64) float h[kMaxHidden][kBlock];
+  alignas(64) float mu[kBlock], sv[kBlock], dmu[kBlock], ds[kBlock], dv[kBlock];
 };
+// A thread's ARM weight gradients, 16 partial sums each (one a vector lane), summed across
+// lanes once per arm_rate() call rather than once per block.
+struct alignas(64) ArmGrad {
+  vf a1[kMaxHidden][kArmInputs], c1[kMaxHidden], a2[2][kMaxHidden], c2[2];
+};
+inline vf& vec(float* p) { return *reinterpret_cast<vf*>(p); }
 
-// Forward (and, with g, backward) of one block; returns its bits.
-__attribute__((target_clones("avx512f", "avx2", "default")))
-double arm_block(const Net& n, ArmBlock& B, Net* g) {
-  const int A = n.s.arm_hidden, nb = B.nb;
-  // Loops over the block's latents outermost (vectorised), the sums over inputs inside, so
-  // each sum stays in a register (summing row by row through memory stalled on the stores).
-  for (int a = 0; a < A; ++a) {
-    const float* w = &n.a1[size_t(a) * kArmInputs];
-    const float bias = n.c1[a];
-    float* h = B.h[a];
+// The Laplace bin probability of a block's latents (laplace_bin(), the double reference, in
+// float with the fast functions so that the loop vectorises) and its derivatives; returns the
+// bits of the first nb. All kBlock lanes are computed (a constant trip count vectorises
+// whole), on restrict pointers.
+__attribute__((always_inline)) inline float laplace_rates(const float* __restrict sv, const float* __restrict mu,
+                                                          const float* __restrict v, int nb, float* __restrict dv,
+                                                          float* __restrict dmu, float* __restrict ds) {
+  alignas(64) float lane_bits[kBlock];
+  // Every operation runs on every lane and selects pick the results: GCC does not turn
+  // branches around floating-point arithmetic into selects (it might trap), and a ?: around
+  // arithmetic, a && or a select on the lane's index kept this loop scalar.
 #pragma omp simd
-    for (int b = 0; b < nb; ++b) {
-      float acc = bias;
-      for (int m = 0; m < kArmInputs; ++m) acc += w[m] * B.c[m][b];
-      h[b] = acc > 0.f ? acc : 0.f;
-    }
-  }
-  // Sums over a run-time count (A) go through a register tile of kLanes latents: the compiler
-  // does not vectorise an outer loop whose inner trip count is unknown. A partial block's
-  // last tile also computes a few stale lanes (finite leftovers of the previous block, and
-  // zero in a new ArmBlock), which nothing reads.
-  float mu[kBlock], sv[kBlock];
-  for (int b0 = 0; b0 < nb; b0 += kLanes) {
-    float m0[kLanes], s0[kLanes];
-    for (int k = 0; k < kLanes; ++k) m0[k] = n.c2[0], s0[k] = n.c2[1];
-    for (int a = 0; a < A; ++a) {
-      const float w0 = n.a2[a], w1 = n.a2[size_t(A) + a];
-      const float* h = &B.h[a][b0];
-      for (int k = 0; k < kLanes; ++k) {
-        m0[k] += w0 * h[k];
-        s0[k] += w1 * h[k];
-      }
-    }
-    for (int k = 0; k < kLanes; ++k) mu[b0 + k] = m0[k], sv[b0 + k] = s0[k];
-  }
-  // The Laplace bin probability (laplace_bin(), the double reference, in float with the fast
-  // functions so that the loop vectorises) and its derivatives.
-  float bits = 0.f;
-#pragma omp simd reduction(+ : bits)
-  for (int b = 0; b < nb; ++b) {
+  for (int b = 0; b < kBlock; ++b) {
     const float s = sv[b];
-    const bool inside = s > float(kLogBMin) && s < float(kLogBMax);
+    const bool inside = (s > float(kLogBMin)) & (s < float(kLogBMax));  // &, not && (a branch)
     const float bb = fast::exp(s < float(kLogBMin) ? float(kLogBMin) : (s > float(kLogBMax) ? float(kLogBMax) : s));
     const float ib = 1.f / bb;
-    const float lo = B.v[b] - 0.5f - mu[b], hi = B.v[b] + 0.5f - mu[b];
-    const float el = fast::exp(-(lo < 0.f ? -lo : lo) * ib), eh = fast::exp(-(hi < 0.f ? -hi : hi) * ib);
-    const float p = lo >= 0.f ? 0.5f * (el - eh) : (hi <= 0.f ? 0.5f * (eh - el) : 1.f - 0.5f * eh - 0.5f * el);
+    const float lo = v[b] - 0.5f - mu[b], hi = v[b] + 0.5f - mu[b];
+    const float alo = lo < 0.f ? -lo : lo, ahi = hi < 0.f ? -hi : hi;
+    const float el = fast::exp(-alo * ib), eh = fast::exp(-ahi * ib);
+    const float p_right = 0.5f * (el - eh), p_left = 0.5f * (eh - el), p_mid = 1.f - 0.5f * eh - 0.5f * el;
+    const float p = lo >= 0.f ? p_right : (hi <= 0.f ? p_left : p_mid);
     const bool floored = !(p > 1.f / 65536);
     const float pc = floored ? 1.f / 65536 : p;
-    bits += -fast::log2(pc);
-    const float d = floored ? 0.f : -1.f / (pc * 0.693147181f);
+    lane_bits[b] = -fast::log2(pc);
+    const float inv = -1.f / (pc * 0.693147181f);
+    const float d = floored ? 0.f : inv;
     const float flo = 0.5f * el * ib, fhi = 0.5f * eh * ib;
-    B.dv[b] = d * (fhi - flo);
-    B.dmu[b] = -B.dv[b];
-    B.ds[b] = inside ? -d * (hi * fhi - lo * flo) : 0.f;  // d/d log b = b d/db
+    const float dvb = d * (fhi - flo), dsb = -d * (hi * fhi - lo * flo);
+    dv[b] = dvb;
+    dmu[b] = -dvb;
+    ds[b] = inside ? dsb : 0.f;  // d/d log b = b d/db
   }
+  float bits = 0.f;  // (a map above and the sum of the first nb here, outside the vector loop)
+  for (int b = 0; b < nb; ++b) bits += lane_bits[b];
+  return bits;
+}
+
+// Forward (and, with g, backward) of one block; returns its bits. Lanes past nb hold finite
+// leftovers (of the previous block, or zeros); their gradients are zeroed before use.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+double arm_block(const Net& n, ArmBlock& B, ArmGrad* g) {
+  const int A = n.s.arm_hidden, nb = B.nb;
+  for (int v = 0; v < kVecs; ++v) {
+    vf m0 = vf{} + n.c2[0], s0 = vf{} + n.c2[1];
+    for (int a = 0; a < A; ++a) {
+      const float* w = &n.a1[size_t(a) * kArmInputs];
+      vf acc = vf{} + n.c1[size_t(a)];
+      for (int m = 0; m < kArmInputs; ++m) acc += w[m] * vec(&B.c[m][v * kV]);
+      const vf h = acc > 0.f ? acc : vf{};
+      vec(&B.h[a][v * kV]) = h;
+      m0 += n.a2[size_t(a)] * h;
+      s0 += n.a2[size_t(A) + a] * h;
+    }
+    vec(&B.mu[v * kV]) = m0;
+    vec(&B.sv[v * kV]) = s0;
+  }
+  const float bits = laplace_rates(B.sv, B.mu, B.v, nb, B.dv, B.dmu, B.ds);
   if (!g) return double(bits);
-  // Reductions with `omp simd`: the compiler may reorder them into vector lanes (the same
-  // order on every run), which it may not do for a plain float sum.
-  float sm = 0.f, ss = 0.f;
-#pragma omp simd reduction(+ : sm, ss)
-  for (int b = 0; b < nb; ++b) {
-    sm += B.dmu[b];
-    ss += B.ds[b];
+  for (int b = nb; b < kBlock; ++b) B.dv[b] = B.dmu[b] = B.ds[b] = 0.f;
+  vf dmu[kVecs], ds[kVecs];
+  for (int v = 0; v < kVecs; ++v) {
+    dmu[v] = vec(&B.dmu[v * kV]);
+    ds[v] = vec(&B.ds[v * kV]);
+    g->c2[0] += dmu[v];
+    g->c2[1] += ds[v];
   }
-  g->c2[0] += sm;
-  g->c2[1] += ss;
   for (int a = 0; a < A; ++a) {
-    const float w0 = n.a2[a], w1 = n.a2[size_t(A) + a];
-    const float* h = B.h[a];
-    float* dh = B.dh[a];
-    float g0 = 0.f, g1 = 0.f, gb = 0.f;
-#pragma omp simd reduction(+ : g0, g1, gb)
-    for (int b = 0; b < nb; ++b) {
-      g0 += B.dmu[b] * h[b];
-      g1 += B.ds[b] * h[b];
-      dh[b] = h[b] > 0.f ? B.dmu[b] * w0 + B.ds[b] * w1 : 0.f;
-      gb += dh[b];
+    const float w0 = n.a2[size_t(a)], w1 = n.a2[size_t(A) + a];
+    vf dh[kVecs];
+    for (int v = 0; v < kVecs; ++v) {
+      const vf h = vec(&B.h[a][v * kV]);
+      g->a2[0][a] += dmu[v] * h;
+      g->a2[1][a] += ds[v] * h;
+      dh[v] = h > 0.f ? dmu[v] * w0 + ds[v] * w1 : vf{};
+      g->c1[a] += dh[v];
     }
-    g->a2[a] += g0;
-    g->a2[size_t(A) + a] += g1;
-    g->c1[a] += gb;
     for (int m = 0; m < kArmInputs; ++m) {
-      const float* c = B.c[m];
-      float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-      for (int b = 0; b < nb; ++b) acc += dh[b] * c[b];
-      g->a1[size_t(a) * kArmInputs + m] += acc;
+      vf acc = dh[0] * vec(&B.c[m][0]);
+      for (int v = 1; v < kVecs; ++v) acc += dh[v] * vec(&B.c[m][v * kV]);
+      g->a1[a][m] += acc;
     }
+    for (int v = 0; v < kVecs; ++v) vec(&B.h[a][v * kV]) = dh[v];  // h is spent: keep dh there
   }
   // d contexts, left in B.c (no longer needed): dc[m][b] = sum_a a1[a][m] * dh[a][b].
-  for (int m = 0; m < kArmInputs; ++m)
-    for (int b0 = 0; b0 < nb; b0 += kLanes) {
-      float acc[kLanes] = {};
-      for (int a = 0; a < A; ++a) {
-        const float w = n.a1[size_t(a) * kArmInputs + m];
-        const float* dh = &B.dh[a][b0];
-        for (int k = 0; k < kLanes; ++k) acc[k] += w * dh[k];
-      }
-      for (int k = 0; k < kLanes; ++k) B.c[m][b0 + k] = acc[k];
+  // (The block's kVecs sums side by side: independent chains, not one waiting on the last.)
+  for (int m = 0; m < kArmInputs; ++m) {
+    vf acc[kVecs] = {};
+    for (int a = 0; a < A; ++a) {
+      const float w = n.a1[size_t(a) * kArmInputs + m];
+      for (int v = 0; v < kVecs; ++v) acc[v] += w * vec(&B.h[a][v * kV]);
     }
+    for (int v = 0; v < kVecs; ++v) vec(&B.c[m][v * kV]) = acc[v];
+  }
   return double(bits);
+}
+
+// Adds a thread's lane-wise sums into g's ARM tensors (lanes in order, in double).
+void add_arm_grad(const ArmGrad& t, int A, Net& g) {
+  auto sum = [](const vf& x) {
+    double s = 0;
+    for (int k = 0; k < kV; ++k) s += double(x[k]);
+    return s;
+  };
+  for (int a = 0; a < A; ++a) {
+    for (int m = 0; m < kArmInputs; ++m) g.a1[size_t(a) * kArmInputs + m] += float(sum(t.a1[a][m]));
+    g.c1[size_t(a)] += float(sum(t.c1[a]));
+    g.a2[size_t(a)] += float(sum(t.a2[0][a]));
+    g.a2[size_t(A) + a] += float(sum(t.a2[1][a]));
+  }
+  g.c2[0] += float(sum(t.c2[0]));
+  g.c2[1] += float(sum(t.c2[1]));
 }
 
 }  // namespace
@@ -391,12 +536,14 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
   const bool grads = g && dy;
   std::vector<double> bits(size_t(T), 0.0);
   // Per-thread gradients (contexts cross lanes' owners through the coarser grid).
-  std::vector<Net> tg(grads ? size_t(T) : 0);
+  std::vector<std::unique_ptr<ArmGrad>> tg(grads ? size_t(T) : 0);
   std::vector<std::vector<std::vector<float>>> tdy(grads ? size_t(T) : 0);
-  for (auto& t : tg) t.zero_like(n);
-  for (auto& t : tdy) {
-    t.resize(size_t(levels));
-    for (int l = 0; l < levels; ++l) t[l].assign(y[l].size(), 0.f);
+  for (auto& t : tg) t = std::make_unique<ArmGrad>();
+  // Each thread zeroes its own (in parallel, and in memory near it).
+#pragma omp parallel for schedule(static, 1)
+  for (int t = 0; t < int(tdy.size()); ++t) {
+    tdy[size_t(t)].resize(size_t(levels));
+    for (int l = 0; l < levels; ++l) tdy[size_t(t)][l].assign(y[l].size(), 0.f);
   }
   for (int l = 0; l < levels; ++l) {
     const Grid G = gr[l];
@@ -444,7 +591,7 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
             B->v[b] = yl[p];
             if (++j == G.w) j = 0, ++i;
           }
-          local += arm_block(n, *B, grads ? &tg[size_t(t)] : nullptr);
+          local += arm_block(n, *B, grads ? tg[size_t(t)].get() : nullptr);
           if (!grads) continue;
           auto& D = tdy[size_t(t)];
           for (int b = 0; b < B->nb; ++b) {
@@ -460,15 +607,18 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
   double total = 0;
   for (double b : bits) total += b;
   if (grads) {
-    auto dst = g->tensors();
-    for (const Net& t : tg) {
-      auto src = t.tensors();
-      for (size_t i = 0; i < src.size(); ++i)
-        for (size_t e = 0; e < src[i]->size(); ++e) (*dst[i])[e] += (*src[i])[e];
+    for (const auto& t : tg) add_arm_grad(*t, n.s.arm_hidden, *g);
+    // Added in thread order for each element (as a serial loop over the threads would), the
+    // elements split over the threads.
+    for (int l = 0; l < levels; ++l) {
+      float* d = (*dy)[l].data();
+#pragma omp parallel for schedule(static)
+      for (size_t e = 0; e < (*dy)[l].size(); ++e) {
+        float v = d[e];
+        for (const auto& t : tdy) v += t[l][e];
+        d[e] = v;
+      }
     }
-    for (const auto& t : tdy)
-      for (int l = 0; l < levels; ++l)
-        for (size_t e = 0; e < t[l].size(); ++e) (*dy)[l][e] += t[l][e];
   }
   return total;
 }

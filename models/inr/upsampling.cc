@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "models/inr/inr.h"
 
@@ -46,24 +47,47 @@ void up2_row(const float* in, int n_in, int n_out, const float* k, float* out, f
 }
 
 // The transpose of up2_row (d_in += U^T d_out) and the kernel's gradient (dk += d out / d k).
+// Gathered rather than scattered, so that the loops vectorise: with E[i] = d_out[2i] and
+// O[i] = d_out[2i + 1] (zero outside), d pin[j] = k3 E[j] + k2 E[j-1] + k1 E[j-2] + k0 E[j-3]
+// + k0 O[j-1] + k1 O[j-2] + k2 O[j-3] + k3 O[j-4]. Scratch: pin and dpin n_in + 5 long,
+// ep and op n_in + 9 (E and O with 4 zeros in front).
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void up2_row_backward(const float* in, int n_in, int n_out, const float* k, const float* d_out,
-                      float* d_in, double* dk, float* pin, float* dpin) {
+                      float* d_in, double* dk, float* pin, float* dpin, float* ep, float* op) {
   for (int j = -2; j < n_in + 3; ++j) pin[j + 2] = in[clampi(j, 0, n_in - 1)];
-  std::fill(dpin, dpin + n_in + 5, 0.f);
+  const int ne = (n_out + 1) / 2, no = n_out / 2, m = n_in + 9;
+  for (int i = 0; i < m; ++i) ep[i] = op[i] = 0.f;
+  for (int i = 0; i < ne; ++i) ep[i + 4] = d_out[2 * i];
+  for (int i = 0; i < no; ++i) op[i + 4] = d_out[2 * i + 1];
+  const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3];
+  const float *E = ep + 4, *O = op + 4;  // E[-4 .. n_in + 4]
+#pragma omp simd
+  for (int j = 0; j < n_in + 5; ++j)
+    dpin[j] = k3 * E[j] + k2 * E[j - 1] + k1 * E[j - 2] + k0 * E[j - 3] + k0 * O[j - 1] + k1 * O[j - 2] +
+              k2 * O[j - 3] + k3 * O[j - 4];
+  // Even output i reads pin[i .. i+3] with k3 .. k0, odd output i pin[i+1 .. i+4] with k0 .. k3.
   float g0 = 0.f, g1 = 0.f, g2 = 0.f, g3 = 0.f;
-  for (int x = 0; x < n_out; ++x) {
-    const int i = x >> 1;
-    const float d = d_out[x];
-    if (x & 1) {
-      dpin[i + 1] += k[0] * d, dpin[i + 2] += k[1] * d, dpin[i + 3] += k[2] * d, dpin[i + 4] += k[3] * d;
-      g0 += d * pin[i + 1], g1 += d * pin[i + 2], g2 += d * pin[i + 3], g3 += d * pin[i + 4];
-    } else {
-      dpin[i] += k[3] * d, dpin[i + 1] += k[2] * d, dpin[i + 2] += k[1] * d, dpin[i + 3] += k[0] * d;
-      g3 += d * pin[i], g2 += d * pin[i + 1], g1 += d * pin[i + 2], g0 += d * pin[i + 3];
-    }
+#pragma omp simd reduction(+ : g0, g1, g2, g3)
+  for (int i = 0; i < ne; ++i) {
+    g0 += O[i] * pin[i + 1] + E[i] * pin[i + 3];
+    g1 += O[i] * pin[i + 2] + E[i] * pin[i + 2];
+    g2 += O[i] * pin[i + 3] + E[i] * pin[i + 1];
+    g3 += O[i] * pin[i + 4] + E[i] * pin[i];
   }
   dk[0] += g0, dk[1] += g1, dk[2] += g2, dk[3] += g3;
   for (int j = -2; j < n_in + 3; ++j) d_in[clampi(j, 0, n_in - 1)] += dpin[j + 2];
+}
+
+// The columns pass' backward for one tap of one output row: dr += wt d; returns sum d * mr.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float column_backward(float* dr, const float* d, const float* mr, float wt, int n) {
+  float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+  for (int x = 0; x < n; ++x) {
+    dr[x] += wt * d[x];
+    acc += d[x] * mr[x];
+  }
+  return acc;
 }
 
 // Vertical taps of output row y of a 2x upsampling of n_in rows: rows r[t], weights w[t].
@@ -108,7 +132,8 @@ void stage_forward(const float* k, const float* in, const Grid& gi, const Grid& 
 void stage_backward(const float* k, const float* in, const float* mid, const Grid& gi, const Grid& go, int c,
                     const float* d_out, float* d_in, float* dk_out) {
   const size_t ni = size_t(gi.h) * gi.w, nm = size_t(gi.h) * go.w, no = size_t(go.h) * go.w;
-  std::vector<float> d_mid(size_t(c) * nm, 0.f);
+  // Uninitialised here; each thread zeroes the channels it owns below.
+  std::unique_ptr<float[]> d_mid(new float[size_t(c) * nm]);
   const int T = omp_get_max_threads();
   std::vector<std::array<double, 4>> part(size_t(T), {0, 0, 0, 0});
 #pragma omp parallel
@@ -119,30 +144,22 @@ void stage_backward(const float* k, const float* in, const float* mid, const Gri
     for (int ch = 0; ch < c; ++ch) {
       const float* m = mid + size_t(ch) * nm;
       float* dm = &d_mid[size_t(ch) * nm];
+      std::fill(dm, dm + nm, 0.f);
       for (int y = 0; y < go.h; ++y) {
         int r[4];
         float wt[4];
         vtaps(y, gi.h, k, r, wt);
         const float* d = d_out + size_t(ch) * no + size_t(y) * go.w;
-        for (int t = 0; t < 4; ++t) {
-          float* dr = dm + size_t(r[t]) * go.w;
-          const float* mr = m + size_t(r[t]) * go.w;
-          float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-          for (int x = 0; x < go.w; ++x) {
-            dr[x] += wt[t] * d[x];
-            acc += d[x] * mr[x];
-          }
-          dk[(y & 1) ? t : 3 - t] += acc;
-        }
+        for (int t = 0; t < 4; ++t)
+          dk[(y & 1) ? t : 3 - t] += column_backward(dm + size_t(r[t]) * go.w, d, m + size_t(r[t]) * go.w, wt[t], go.w);
       }
     }
-    std::vector<float> pin(size_t(gi.w) + 5), dpin(size_t(gi.w) + 5);
+    std::vector<float> pin(size_t(gi.w) + 5), dpin(size_t(gi.w) + 5), ep(size_t(gi.w) + 9), op(size_t(gi.w) + 9);
 #pragma omp for schedule(static)
     for (long long cr = 0; cr < (long long)c * gi.h; ++cr) {
       const size_t ch = size_t(cr / gi.h), r = size_t(cr % gi.h);
       up2_row_backward(in + ch * ni + r * gi.w, gi.w, go.w, k, &d_mid[ch * nm + r * go.w], d_in + ch * ni + r * gi.w,
-                       dk.data(), pin.data(), dpin.data());
+                       dk.data(), pin.data(), dpin.data(), ep.data(), op.data());
     }
   }
   for (const auto& p : part)
@@ -257,19 +274,24 @@ void upsample_backward(const Net& n, const std::vector<Grid>& gr, const float* d
       upsample_bilinear_backward(d_feat + size_t(l) * P, gr[l], l, gr[0].h, gr[0].w, dy[l].data());
     return;
   }
-  for (size_t i = 0; i < P; ++i) dy[0][i] += d_feat[i];
-  // d of the stage-l output stack (channels l+1 .. L-1 at grid l), starting from the features.
-  std::vector<float> d_out(d_feat + P, d_feat + size_t(L) * P);
+  float* d0 = dy[0].data();
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < P; ++i) d0[i] += d_feat[i];
+  // d of the stage-l output stack (channels l+1 .. L-1 at grid l): the features' channels
+  // 1 .. L-1 for stage 0, then what stage l-1 gave its input past channel 0 (read in place).
+  const float* d_out = d_feat + P;
+  std::vector<float> d_in, d_prev;
   for (int l = 0; l <= L - 2; ++l) {
     const Grid gi = gr[l + 1], go = gr[l];
     const int c = L - 1 - l;
     const size_t ni = size_t(gi.h) * gi.w;
-    std::vector<float> d_in(size_t(c) * ni, 0.f);
-    stage_backward(&n.up[size_t(l) * 4], s.in[l].data(), s.mid[l].data(), gi, go, c, d_out.data(), d_in.data(),
+    d_in.assign(size_t(c) * ni, 0.f);
+    stage_backward(&n.up[size_t(l) * 4], s.in[l].data(), s.mid[l].data(), gi, go, c, d_out, d_in.data(),
                    &g->up[size_t(l) * 4]);
     // Channel 0 of stage l's input is grid l+1 itself; the rest came out of stage l+1.
     for (size_t i = 0; i < ni; ++i) dy[l + 1][i] += d_in[i];
-    d_out.assign(d_in.begin() + std::ptrdiff_t(ni), d_in.end());
+    std::swap(d_in, d_prev);
+    d_out = d_prev.data() + ni;
   }
 }
 
