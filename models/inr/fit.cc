@@ -16,9 +16,8 @@ namespace {
 
 // Adam's update of n parameters, built for AVX-512, AVX2 and the baseline (picked at load time).
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void adam_chunk(float* p, const float* g, float* m, float* v, size_t n, float b1, float b2, float lr, float eps,
-                float c1, float c2) {
-#pragma omp simd
+void adam_chunk(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, size_t n,
+                float b1, float b2, float lr, float eps, float c1, float c2) {
   for (size_t e = 0; e < n; ++e) {
     m[e] = b1 * m[e] + (1 - b1) * g[e];
     v[e] = b2 * v[e] + (1 - b2) * g[e] * g[e];

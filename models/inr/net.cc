@@ -74,6 +74,17 @@ void Net::zero_like(const Net& o) {
 namespace {
 inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+// The decoder's forward kernels below run their float sums in the order written, never fused
+// into multiply-adds, in every clone and with either compiler (GCC: the optimize attribute;
+// clang: its fp pragma at the top of the body), so that the pixels do not depend on the build.
+#if defined(__clang__)
+#define NLC_EXACT_FP
+#define NLC_EXACT_FP_BODY _Pragma("clang fp contract(off)")
+#else
+#define NLC_EXACT_FP __attribute__((optimize("fp-contract=off")))
+#define NLC_EXACT_FP_BODY
+#endif
+
 // Vectors of 16 floats (GCC's vector extension: one AVX-512 register, two AVX2 or four SSE
 // ones, whichever clone runs), loaded and stored unaligned through memcpy.
 typedef float vf __attribute__((vector_size(64)));
@@ -81,9 +92,9 @@ constexpr int kV = 16;
 
 // residual_row() at one column x, its taps clamped to the row: the same operations in the
 // same order as the vectors', and never inlined into a clone that could fuse them.
-__attribute__((noinline, optimize("fp-contract=off")))
-void residual_column(const float* const (&rows)[3][3], const float* self, const float* wc, float bias, int w, int x,
-                     float* out) {
+__attribute__((noinline)) NLC_EXACT_FP void residual_column(const float* const (&rows)[3][3], const float* self,
+                                                          const float* wc, float bias, int w, int x, float* out) {
+  NLC_EXACT_FP_BODY
   float acc = self[x] + bias;
   for (int t = 0; t < 27; ++t)
     if (wc[t] != 0.f) acc += wc[t] * rows[t / 9][t / 3 % 3][clampi(x + t % 3 - 1, 0, w - 1)];
@@ -95,8 +106,9 @@ void residual_column(const float* const (&rows)[3][3], const float* self, const 
 // with a zero weight skipped; 16 pixels at a time in registers (one store per pixel, not one
 // per tap). Without fused multiply-adds in every build, so that the decoder's pixels are the
 // same whichever of them runs.
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+__attribute__((target_clones("avx512f", "avx2", "default"))) NLC_EXACT_FP
 void residual_row(const Net& n, const float* o, int h, int w, int y, float* rgb) {
+  NLC_EXACT_FP_BODY
   const size_t P = size_t(h) * w;
   const float* rows[3][3];  // [ci][ky]
   for (int ci = 0; ci < 3; ++ci)
@@ -214,8 +226,9 @@ void residual_backward_row(const Net& n, const float* o, const float* d_rgb, int
 // AVX2 and the baseline and picked at load time. Per pixel the sums run in the order a plain
 // loop's would (bias first, then the inputs in order), without fused multiply-adds, so every
 // build gives the same pixels.
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+__attribute__((target_clones("avx512f", "avx2", "default"))) NLC_EXACT_FP
 void synthesis_block(const Net& n, const float* feat, size_t P, size_t np, float* hid, float* o) {
+  NLC_EXACT_FP_BODY
   const int L = n.s.levels, H = n.s.hidden;
   size_t q = 0;
   for (; q + kV <= np; q += kV) {
