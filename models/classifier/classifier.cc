@@ -133,9 +133,6 @@ std::vector<float> LatentClassifier::network(const Tensor& x) {
 }
 
 std::vector<std::pair<std::string, std::string>> LatentClassifier::describe() const {
-  static const char* hex = "0123456789abcdef";
-  std::string codec;
-  for (uint8_t b : codec_model_) codec += std::string{hex[b >> 4], hex[b & 15]};
   std::string first;
   for (size_t k = 0; k < labels_.size() && k < 3; ++k) first += (k ? ", " : "") + labels_[k];
   if (labels_.size() > 3) first += ", ...";
@@ -143,7 +140,7 @@ std::vector<std::pair<std::string, std::string>> LatentClassifier::describe() co
           {"classes", std::to_string(classes_.size()) + " (" + first + ")"},
           {"layers", layer_specs_ + " (kernel:stride, each with a ReLU), then mean and linear"},
           {"flips", flip_average_ ? "logits averaged with the mirror image's" : "no"},
-          {"reads", "streams of codec model sha256:" + codec}};
+          {"reads", "streams of codec model sha256:" + to_hex(codec_model_)}};
 }
 
 std::vector<double> softmax(const std::vector<float>& logits) {

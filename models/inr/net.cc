@@ -313,6 +313,7 @@ void synthesis_block_backward(const Net& n, const float* feat, const float* d_o,
   }
 }
 
+// A vector's lanes added in lane order, in double (the per-lane gradient sums' last step).
 double lane_sum(const vf& x) {
   double s = 0;
   for (int k = 0; k < kV; ++k) s += double(x[k]);
@@ -525,19 +526,14 @@ double arm_block(const Net& n, ArmBlock& B, ArmGrad* g) {
 
 // Adds a thread's lane-wise sums into g's ARM tensors (lanes in order, in double).
 void add_arm_grad(const ArmGrad& t, int A, Net& g) {
-  auto sum = [](const vf& x) {
-    double s = 0;
-    for (int k = 0; k < kV; ++k) s += double(x[k]);
-    return s;
-  };
   for (int a = 0; a < A; ++a) {
-    for (int m = 0; m < kArmInputs; ++m) g.a1[size_t(a) * kArmInputs + m] += float(sum(t.a1[a][m]));
-    g.c1[size_t(a)] += float(sum(t.c1[a]));
-    g.a2[size_t(a)] += float(sum(t.a2[0][a]));
-    g.a2[size_t(A) + a] += float(sum(t.a2[1][a]));
+    for (int m = 0; m < kArmInputs; ++m) g.a1[size_t(a) * kArmInputs + m] += float(lane_sum(t.a1[a][m]));
+    g.c1[size_t(a)] += float(lane_sum(t.c1[a]));
+    g.a2[size_t(a)] += float(lane_sum(t.a2[0][a]));
+    g.a2[size_t(A) + a] += float(lane_sum(t.a2[1][a]));
   }
-  g.c2[0] += float(sum(t.c2[0]));
-  g.c2[1] += float(sum(t.c2[1]));
+  g.c2[0] += float(lane_sum(t.c2[0]));
+  g.c2[1] += float(lane_sum(t.c2[1]));
 }
 
 }  // namespace
