@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "bitstream/container.h"
 #include "bitstream/crc32c.h"
@@ -166,18 +167,22 @@ Net random_net(int L, int H, int A, std::mt19937& rng) {
   return n;
 }
 
-void synthesis_gradients(int w, int h);
+void synthesis_gradients(int w, int h, int L);
 
-// On a small image (every column an edge case or nearly) and on one whose rows hold 16-wide
-// vectors and a remainder, of two pixel blocks (256 and 40 pixels: vectors and a tail).
+// On a small image (every column an edge case or nearly); on one whose rows hold 16-wide
+// vectors and a remainder, of two pixel blocks (256 and 40 pixels: vectors and a tail); and on
+// rows of four vectors and a fifth overlapping them (the residual's backward), with the level
+// counts the kernels are compiled for (7 and 6: a Kodak image's two fitting stages) and 64-,
+// 16-pixel and single-pixel steps in the 1x1 layers.
 TEST(Inr, SynthesisGradientsMatchFiniteDifferences) {
-  for (auto [w, h] : {std::pair{7, 5}, std::pair{37, 8}}) synthesis_gradients(w, h);
+  for (auto [w, h, L] : {std::tuple{7, 5, 3}, std::tuple{37, 8, 3}, std::tuple{70, 6, 7}, std::tuple{70, 5, 6}})
+    synthesis_gradients(w, h, L);
 }
 
-void synthesis_gradients(int w, int h) {
-  SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
+void synthesis_gradients(int w, int h, int L) {
+  SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + ", " + std::to_string(L) + " levels");
   std::mt19937 rng(2);
-  const int L = 3, P = w * h;
+  const int P = w * h;
   Net n = random_net(L, 6, 4, rng);
   const auto feat = randv(size_t(L) * P, rng), r = randv(3 * size_t(P), rng);
   auto loss = [&](const Net& m, const std::vector<float>& f) {
@@ -186,7 +191,8 @@ void synthesis_gradients(int w, int h) {
     synthesis(m, f.data(), h, w, rgb.data(), s);
     return dot(rgb, r);
   };
-  std::vector<float> rgb(3 * size_t(P)), dfeat(feat.size(), 0.f);
+  // d feat is written, not added to: whatever it held must not show.
+  std::vector<float> rgb(3 * size_t(P)), dfeat(feat.size(), 1e20f);
   SynthScratch s;
   synthesis(n, feat.data(), h, w, rgb.data(), s);
   Net g;

@@ -148,7 +148,7 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
   Adam adam_net, adam_y;
   adam_net.b1 = adam_y.b1 = 0.8;
   adam_net.b2 = adam_y.b2 = 0.99;
-  std::vector<std::vector<float>> y_hat(L), dy_hat(L), factor(L), dy(L);
+  std::vector<std::vector<float>> y_hat(L), dy_hat(L), factor(L), dy(L), dr(L);
   std::vector<float> feat(size_t(L) * P), d_feat(size_t(L) * P), rgb(3 * P), d_rgb(3 * P);
   SynthScratch scratch;
   UpScratch up_scratch;
@@ -169,15 +169,22 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
       const size_t n = f.y[l].size();
       y_hat[l].resize(n);
       factor[l].resize(n);
-      dy_hat[l].assign(n, 0.f);
+      // (Zeroed by all threads: a serial pass over the latents costs both threads' time.)
+      dy_hat[l].resize(n);
+      float* dyh = dy_hat[l].data();
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+      for (size_t i = 0; i < n; ++i) dyh[i] = 0.f;
       if (soft) {
         const uint32_t key = o.seed * 0x9E3779B9u ^ uint32_t(it) * 0x85EBCA6Bu ^ uint32_t(l) * 0xC2B2AE35u;
         soft_round_noisy(f.y[l].data(), n, temp, key, noise, y_hat[l].data(), factor[l].data());
       } else {
         const float lim = float(kMaxLatent - 1);
+        const float* yl = f.y[l].data();
+        float *yh = y_hat[l].data(), *fa = factor[l].data();
+#pragma omp parallel for schedule(static) if (n > 16384)
         for (size_t i = 0; i < n; ++i) {
-          y_hat[l][i] = std::nearbyint(std::clamp(f.y[l][i], -lim, lim));
-          factor[l][i] = 1.f;
+          yh[i] = std::nearbyint(std::clamp(yl[i], -lim, lim));
+          fa[i] = 1.f;
         }
       }
     }
@@ -205,12 +212,10 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
     const double mse = se / (3.0 * double(P));
     Net g;
     g.zero_like(f.net);
-    std::fill(d_feat.begin(), d_feat.end(), 0.f);
     synthesis_backward(f.net, feat.data(), h, w, d_rgb.data(), scratch, g, d_feat.data());
     upsample_backward(f.net, gr, d_feat.data(), up_scratch, dy_hat, &g);
-    // Rate: gradients scaled by lambda / P (bpp).
-    std::vector<std::vector<float>> dr(L);
-    for (int l = 0; l < L; ++l) dr[l].assign(y_hat[l].size(), 0.f);
+    // Rate: gradients scaled by lambda / P (bpp). dr is zero here (zeroed where it is read below).
+    for (int l = 0; l < L; ++l) dr[l].resize(y_hat[l].size(), 0.f);
     Net gr_arm;
     gr_arm.zero_like(f.net);
     const double bits = arm_rate(f.net, gr, y_hat, &dr, &gr_arm);
@@ -224,10 +229,13 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
     const float fscale = float(scale);
     for (int l = 0; l < L; ++l) {
       dy[l].resize(f.y[l].size());
-      const float *a = dy_hat[l].data(), *r = dr[l].data(), *fa = factor[l].data();
-      float* d = dy[l].data();
+      const float *a = dy_hat[l].data(), *fa = factor[l].data();
+      float *d = dy[l].data(), *r = dr[l].data();
 #pragma omp parallel for simd schedule(static)
-      for (size_t i = 0; i < dy[l].size(); ++i) d[i] = (a[i] + fscale * r[i]) * fa[i];
+      for (size_t i = 0; i < dy[l].size(); ++i) {
+        d[i] = (a[i] + fscale * r[i]) * fa[i];
+        r[i] = 0.f;  // for the next step's arm_rate(), which adds to it
+      }
     }
     adam_net.update(f.net.tensors(), g.tensors());
     std::vector<std::vector<float>*> yp, yg;

@@ -96,14 +96,16 @@ void upsample_bilinear_backward(const float* dout, const Grid& gg, int level, in
 const std::array<float, 4>& bicubic_taps();
 
 // Synthesis of P = h x w pixels from features [L][P] into rgb [3][P] (planar).
-// scratch: keeps the activations for synthesis_backward.
+// scratch: keeps what synthesis_backward needs (the hidden activations it recomputes).
 struct SynthScratch {
-  std::vector<float> hid, o;  // [H][P], [3][P]
+  std::vector<float> o;       // [3][P], the 1x1 layers' output (the residual conv's input)
+  std::vector<float> d_o;     // [3][P], synthesis_backward()'s (kept to spare an allocation a step)
 };
 void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthScratch& s);
-// d_rgb [3][P] -> gradients of the weights (added to g) and of the features [L][P].
+// d_rgb [3][P] -> gradients of the weights (added to g) and of the features [L][P] (written
+// to d_feat, whatever it held).
 void synthesis_backward(const Net& n, const float* feat, int h, int w, const float* d_rgb,
-                        const SynthScratch& s, Net& g, float* d_feat);
+                        SynthScratch& s, Net& g, float* d_feat);
 
 // The ARM over all grids (values y_hat per level, raster order): total rate in bits, and,
 // with grads, d rate / d y_hat (added to dy) and / d ARM weights (added to g).

@@ -149,8 +149,11 @@ void residual_row(const Net& n, const float* o, int h, int w, int y, float* rgb)
 
 // residual_row()'s backward for row y: adds to gw (81 weights, then 3 biases) the row's
 // share of their gradients, and writes row y of d_o: d_rgb's (the identity) plus what the taps
-// carry back to it from the rows that read it (y - 1 .. y + 1; at the edges, replicate padding reads row y more than once).
-// Interior columns 16 at a time, the edge columns (clamped taps) one by one.
+// carry back to it from the rows that read it (y - 1 .. y + 1; at the edges, replicate
+// padding reads row y more than once). Columns 1 .. w-2 in vectors of 16 (the last one moved
+// back to end at w-2: for the weights' sums its lanes already counted are zeroed, d_o's
+// overlapping columns are computed twice the same way), the two edge columns (clamped taps)
+// one by one; rows narrower than 18 column by column.
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void residual_backward_row(const Net& n, const float* o, const float* d_rgb, int h, int w, int y, double* gw,
                            float* d_o) {
@@ -163,20 +166,32 @@ void residual_backward_row(const Net& n, const float* o, const float* d_rgb, int
     for (int x = 0; x < w; ++x) sb += d[c][x];
     gw[81 + c] += sb;
   }
-  const int xe = w - 1 - (w - 2 > 0 ? (w - 2) % kV : 0);  // vectors cover [1, xe)
+  const bool vec = w - 2 >= kV;
   auto edge_columns = [&](auto&& f) {  // f(x) for the columns the vectors do not cover
     f(0);
-    for (int x = std::max(1, xe); x < w; ++x) f(x);
+    if (w > 1) f(w - 1);
+    if (!vec)
+      for (int x = 1; x < w - 1; ++x) f(x);
   };
+  // Vector starts: 1, 17, ..., and the last one at w-1-16, with `fresh` lanes not yet covered.
+  const int nvec = vec ? (w - 2 + kV - 1) / kV : 0;
+  auto vstart = [&](int i) { return std::min(1 + i * kV, w - 1 - kV); };
+  vf last_keep = {};  // 1 in the last vector's lanes that the one before did not cover
+  if (vec)
+    for (int k = 0; k < kV; ++k) last_keep[k] = vstart(nvec - 1) + k >= 1 + (nvec - 1) * kV ? 1.f : 0.f;
   // Weight gradients: for each input row (ci, ky), the 3 x 3 sums d[c][x] * row[x + kx - 1].
   for (int ci = 0; ci < 3; ++ci)
     for (int ky = 0; ky < 3; ++ky) {
       const float* row = o + size_t(ci) * P + size_t(clampi(y + ky - 1, 0, h - 1)) * w;
       vf acc[3][3] = {};
-      for (int x = 1; x < xe; x += kV) {
+      for (int i = 0; i < nvec; ++i) {
+        const int x = vstart(i);
         vf r[3], dv[3];
         for (int k = 0; k < 3; ++k) std::memcpy(&r[k], row + x + k - 1, sizeof(vf));
-        for (int c = 0; c < 3; ++c) std::memcpy(&dv[c], d[c] + x, sizeof(vf));
+        for (int c = 0; c < 3; ++c) {
+          std::memcpy(&dv[c], d[c] + x, sizeof(vf));
+          if (i == nvec - 1) dv[c] *= last_keep;
+        }
         for (int c = 0; c < 3; ++c)
           for (int k = 0; k < 3; ++k) acc[c][k] += dv[c] * r[k];
       }
@@ -188,46 +203,73 @@ void residual_backward_row(const Net& n, const float* o, const float* d_rgb, int
           gw[((size_t(c) * 3 + ci) * 3 + ky) * 3 + kx] += a;
         }
     }
-  // d_o, row y: the identity path (d_rgb's row), then the source rows ys (and their ky)
-  // whose taps land on row y.
+  // d_o, row y: the identity path (d_rgb's row), then the terms (c, ys, ky) whose taps land on
+  // row y (source row ys of d_rgb's channel c through weight row ky; at the image's top and
+  // bottom replicate padding makes more than one ky of a row land there).
   for (int ci = 0; ci < 3; ++ci) {
-    float* out = d_o + size_t(ci) * P + size_t(y) * w;
-    std::copy_n(d_rgb + size_t(ci) * P + size_t(y) * w, w, out);
+    const float* src[27];
+    const float* wts[27];
+    int nt = 0;
     for (int ys = std::max(0, y - 1); ys <= std::min(h - 1, y + 1); ++ys)
       for (int ky = 0; ky < 3; ++ky) {
         if (clampi(ys + ky - 1, 0, h - 1) != y) continue;
         for (int c = 0; c < 3; ++c) {
-          const float* ds = d_rgb + size_t(c) * P + size_t(ys) * w;
-          const float* wt = &n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3];
-          // Interior column x gathers ds[x - kx + 1] through tap kx.
-          for (int x = 1; x < xe; x += kV) {
-            vf acc;
-            std::memcpy(&acc, out + x, sizeof acc);
-            for (int kx = 0; kx < 3; ++kx) {
-              vf v;
-              std::memcpy(&v, ds + x - kx + 1, sizeof v);
-              acc += wt[kx] * v;
-            }
-            std::memcpy(out + x, &acc, sizeof acc);
-          }
-          // Edge columns: every source column whose clamped tap lands there.
-          edge_columns([&](int x) {
-            for (int xs = std::max(0, x - 1); xs <= std::min(w - 1, x + 1); ++xs)
-              for (int kx = 0; kx < 3; ++kx)
-                if (clampi(xs + kx - 1, 0, w - 1) == x) out[x] += wt[kx] * ds[xs];
-          });
+          src[nt] = d_rgb + size_t(c) * P + size_t(ys) * w;
+          wts[nt++] = &n.wc[((size_t(c) * 3 + ci) * 3 + ky) * 3];
         }
       }
+    float* out = d_o + size_t(ci) * P + size_t(y) * w;
+    const float* self = d_rgb + size_t(ci) * P + size_t(y) * w;
+    // Interior column x gathers src[x - kx + 1] through tap kx: four vectors at a time (each
+    // term's three weights loaded once for 64 columns), then one at a time.
+    int i = 0;
+    for (; i + 4 <= nvec && vstart(i + 3) == 1 + (i + 3) * kV; i += 4) {
+      const int x = vstart(i);
+      vf acc[4];
+      for (int v = 0; v < 4; ++v) std::memcpy(&acc[v], self + x + v * kV, sizeof(vf));
+      for (int t = 0; t < nt; ++t)
+        for (int kx = 0; kx < 3; ++kx) {
+          const float wt = wts[t][kx];
+          for (int v = 0; v < 4; ++v) {
+            vf sv;
+            std::memcpy(&sv, src[t] + x + v * kV - kx + 1, sizeof sv);
+            acc[v] += wt * sv;
+          }
+        }
+      for (int v = 0; v < 4; ++v) std::memcpy(out + x + v * kV, &acc[v], sizeof(vf));
+    }
+    for (; i < nvec; ++i) {
+      const int x = vstart(i);
+      vf acc;
+      std::memcpy(&acc, self + x, sizeof acc);
+      for (int t = 0; t < nt; ++t)
+        for (int kx = 0; kx < 3; ++kx) {
+          vf sv;
+          std::memcpy(&sv, src[t] + x - kx + 1, sizeof sv);
+          acc += wts[t][kx] * sv;
+        }
+      std::memcpy(out + x, &acc, sizeof acc);
+    }
+    // Edge columns: every source column whose clamped tap lands there.
+    edge_columns([&](int x) {
+      float acc = self[x];
+      for (int t = 0; t < nt; ++t)
+        for (int xs = std::max(0, x - 1); xs <= std::min(w - 1, x + 1); ++xs)
+          for (int kx = 0; kx < 3; ++kx)
+            if (clampi(xs + kx - 1, 0, w - 1) == x) acc += wts[t][kx] * src[t][xs];
+      out[x] = acc;
+    });
   }
 }
 
 // The synthesis' two 1x1 layers on np pixels (planar, channel stride P), 16 pixels at a time
-// in registers (each feature read once, each activation written once), built for AVX-512,
-// AVX2 and the baseline and picked at load time. Per pixel the sums run in the order a plain
-// loop's would (bias first, then the inputs in order), without fused multiply-adds, so every
-// build gives the same pixels.
+// in registers (each feature read once, each output written once; the hidden activations
+// are not kept: the backward pass recomputes them, cheaper than storing H channels of the
+// image and reading them back), built for AVX-512, AVX2 and the baseline and picked at load
+// time. Per pixel the sums run in the order a plain loop's would (bias first, then the inputs
+// in order), without fused multiply-adds, so every build gives the same pixels.
 __attribute__((target_clones("avx512f", "avx2", "default"))) NLC_EXACT_FP
-void synthesis_block(const Net& n, const float* feat, size_t P, size_t np, float* hid, float* o) {
+void synthesis_block(const Net& n, const float* feat, size_t P, size_t np, float* o) {
   NLC_EXACT_FP_BODY
   const int L = n.s.levels, H = n.s.hidden;
   size_t q = 0;
@@ -240,7 +282,6 @@ void synthesis_block(const Net& n, const float* feat, size_t P, size_t np, float
       vf acc = vf{} + n.b1[size_t(k)];
       for (int l = 0; l < L; ++l) acc += n.w1[size_t(k) * L + l] * f[l];
       acc = acc > 0.f ? acc : vf{};
-      std::memcpy(hid + size_t(k) * P + q, &acc, sizeof acc);
       for (int c = 0; c < 3; ++c) out[c] += n.w2[size_t(c) * H + k] * acc;
     }
     for (int c = 0; c < 3; ++c) std::memcpy(o + size_t(c) * P + q, &out[c], sizeof(vf));
@@ -252,7 +293,6 @@ void synthesis_block(const Net& n, const float* feat, size_t P, size_t np, float
       float acc = n.b1[size_t(k)];
       for (int l = 0; l < L; ++l) acc += n.w1[size_t(k) * L + l] * feat[size_t(l) * P + q];
       acc = acc > 0.f ? acc : 0.f;
-      hid[size_t(k) * P + q] = acc;
       for (int c = 0; c < 3; ++c) out[c] += n.w2[size_t(c) * H + k] * acc;
     }
     for (int c = 0; c < 3; ++c) o[size_t(c) * P + q] = out[c];
@@ -265,42 +305,86 @@ struct alignas(64) SynthGrad {
   vf w1[kMaxHidden][kMaxLevels], b1[kMaxHidden], w2[3][kMaxHidden], b2[3];
 };
 
-// synthesis_block()'s backward on np pixels (planar, channel stride P): accumulates the 1x1
-// layers' weight gradients into g and the features' into d_feat. 16 pixels at a time: the
-// block's features, d_o and hidden gradients stay in registers, each read once.
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void synthesis_block_backward(const Net& n, const float* feat, const float* d_o, const float* hid, size_t P,
-                              size_t np, SynthGrad& g, float* d_feat) {
-  const int L = n.s.levels, H = n.s.hidden;
-  size_t q = 0;
-  for (; q + kV <= np; q += kV) {
-    vf d[3], f[kMaxLevels], dh[kMaxHidden];
-    for (int c = 0; c < 3; ++c) {
-      std::memcpy(&d[c], d_o + size_t(c) * P + q, sizeof(vf));
-      g.b2[c] += d[c];
-    }
-    for (int l = 0; l < L; ++l) std::memcpy(&f[l], feat + size_t(l) * P + q, sizeof(vf));
-    for (int k = 0; k < H; ++k) {
-      vf h;
-      std::memcpy(&h, hid + size_t(k) * P + q, sizeof h);
-      for (int c = 0; c < 3; ++c) g.w2[c][k] += d[c] * h;
-      const vf v = n.w2[size_t(k)] * d[0] + n.w2[size_t(H) + k] * d[1] + n.w2[2 * size_t(H) + k] * d[2];
-      dh[k] = h > 0.f ? v : vf{};
-      g.b1[k] += dh[k];
-      for (int l = 0; l < L; ++l) g.w1[k][l] += dh[k] * f[l];
-    }
+// S vectors of pixels (16 S) of synthesis_block()'s backward, from q, in three passes over
+// data in registers or the L1 cache: (1) per vector, the features and d_o in registers, the
+// hidden activations recomputed and their gradients dh, both to small buffers; (2) per hidden
+// channel, its weight gradients summed over the S vectors in registers (stored once per
+// channel and S vectors: stores a vector were this kernel's bottleneck); (3) d_feat written
+// from dh, S sums side by side. LT: the level count when known at compile time (its loops
+// unrolled, their sums in registers), 0 for n.s.levels.
+template <int LT, int S>
+__attribute__((always_inline)) inline void synthesis_sub_backward(const Net& n, const float* feat, const float* d_o,
+                                                                  size_t P, size_t q, SynthGrad& g, float* d_feat) {
+  const int L = LT ? LT : n.s.levels, H = n.s.hidden;
+  vf hb[kMaxHidden][S], dh[kMaxHidden][S], fb[LT ? LT : kMaxLevels][S], d[3][S];
+  for (int v = 0; v < S; ++v) {
+    vf f[LT ? LT : kMaxLevels];
     for (int l = 0; l < L; ++l) {
-      vf acc;
-      std::memcpy(&acc, d_feat + size_t(l) * P + q, sizeof acc);
-      for (int k = 0; k < H; ++k) acc += n.w1[size_t(k) * L + l] * dh[k];
-      std::memcpy(d_feat + size_t(l) * P + q, &acc, sizeof acc);
+      std::memcpy(&f[l], feat + size_t(l) * P + q + size_t(v) * kV, sizeof(vf));
+      fb[l][v] = f[l];
+    }
+    for (int c = 0; c < 3; ++c) {
+      std::memcpy(&d[c][v], d_o + size_t(c) * P + q + size_t(v) * kV, sizeof(vf));
+      g.b2[c] += d[c][v];
+    }
+    for (int k = 0; k < H; ++k) {
+      vf acc = vf{} + n.b1[size_t(k)];
+      for (int l = 0; l < L; ++l) acc += n.w1[size_t(k) * L + l] * f[l];
+      const vf val = n.w2[size_t(k)] * d[0][v] + n.w2[size_t(H) + k] * d[1][v] + n.w2[2 * size_t(H) + k] * d[2][v];
+      hb[k][v] = acc > 0.f ? acc : vf{};
+      dh[k][v] = acc > 0.f ? val : vf{};
     }
   }
+  for (int k = 0; k < H; ++k) {
+    vf aw2[3] = {}, ab1 = {}, aw1[LT ? LT : kMaxLevels] = {};
+    for (int v = 0; v < S; ++v) {
+      for (int c = 0; c < 3; ++c) aw2[c] += d[c][v] * hb[k][v];
+      ab1 += dh[k][v];
+      for (int l = 0; l < L; ++l) aw1[l] += dh[k][v] * fb[l][v];
+    }
+    for (int c = 0; c < 3; ++c) g.w2[c][k] += aw2[c];
+    g.b1[k] += ab1;
+    for (int l = 0; l < L; ++l) g.w1[k][l] += aw1[l];
+  }
+  for (int l = 0; l < L; ++l) {
+    vf acc[S] = {};
+    for (int k = 0; k < H; ++k) {
+      const float wk = n.w1[size_t(k) * L + l];
+      for (int v = 0; v < S; ++v) acc[v] += wk * dh[k][v];
+    }
+    for (int v = 0; v < S; ++v) std::memcpy(d_feat + size_t(l) * P + q + size_t(v) * kV, &acc[v], sizeof(vf));
+  }
+}
+
+template <int LT>
+__attribute__((always_inline)) inline size_t synthesis_vectors_backward(const Net& n, const float* feat,
+                                                                        const float* d_o, size_t P, size_t np,
+                                                                        SynthGrad& g, float* d_feat) {
+  size_t q = 0;
+  for (; q + 4 * kV <= np; q += 4 * kV) synthesis_sub_backward<LT, 4>(n, feat, d_o, P, q, g, d_feat);
+  for (; q + kV <= np; q += kV) synthesis_sub_backward<LT, 1>(n, feat, d_o, P, q, g, d_feat);
+  return q;
+}
+
+// synthesis_block()'s backward on np pixels (planar, channel stride P): accumulates the 1x1
+// layers' weight gradients into g and writes the features' gradients to d_feat. 64 pixels at
+// a time, then 16, then the last few one by one; the level counts of a Kodak-sized image's
+// two stages (7 and 6) compiled for their count.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void synthesis_block_backward(const Net& n, const float* feat, const float* d_o, size_t P, size_t np,
+                              SynthGrad& g, float* d_feat) {
+  const int L = n.s.levels, H = n.s.hidden;
+  size_t q = L == 7   ? synthesis_vectors_backward<7>(n, feat, d_o, P, np, g, d_feat)
+             : L == 6 ? synthesis_vectors_backward<6>(n, feat, d_o, P, np, g, d_feat)
+                      : synthesis_vectors_backward<0>(n, feat, d_o, P, np, g, d_feat);
   for (; q < np; ++q) {  // the image's last few pixels, into lane 0
     float d[3];
     for (int c = 0; c < 3; ++c) g.b2[c][0] += d[c] = d_o[size_t(c) * P + q];
+    for (int l = 0; l < L; ++l) d_feat[size_t(l) * P + q] = 0.f;
     for (int k = 0; k < H; ++k) {
-      const float h = hid[size_t(k) * P + q];
+      float h = n.b1[size_t(k)];
+      for (int l = 0; l < L; ++l) h += n.w1[size_t(k) * L + l] * feat[size_t(l) * P + q];
+      h = h > 0.f ? h : 0.f;
       for (int c = 0; c < 3; ++c) g.w2[c][k][0] += d[c] * h;
       const float v = n.w2[size_t(k)] * d[0] + n.w2[size_t(H) + k] * d[1] + n.w2[2 * size_t(H) + k] * d[2];
       const float dh = h > 0.f ? v : 0.f;
@@ -322,9 +406,7 @@ double lane_sum(const vf& x) {
 }  // namespace
 
 void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthScratch& s) {
-  const int H = n.s.hidden;
   const size_t P = size_t(h) * w;
-  s.hid.resize(size_t(H) * P);
   s.o.resize(3 * P);
   // The 1x1 layers in blocks of pixels that stay in the L1 cache: the block's L features are
   // read once for all H hidden channels. Per pixel the sums run in the same order as a plain
@@ -333,7 +415,7 @@ void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthS
 #pragma omp parallel for schedule(static)
   for (long long blk = 0; blk < (long long)((P + kPix - 1) / kPix); ++blk) {
     const size_t p0 = size_t(blk) * kPix;
-    synthesis_block(n, feat + p0, P, std::min(kPix, P - p0), &s.hid[p0], &s.o[p0]);
+    synthesis_block(n, feat + p0, P, std::min(kPix, P - p0), &s.o[p0]);
   }
   // rgb = o + bc + conv3x3(o), replicate padding.
 #pragma omp parallel for schedule(static)
@@ -341,13 +423,14 @@ void synthesis(const Net& n, const float* feat, int h, int w, float* rgb, SynthS
 }
 
 void synthesis_backward(const Net& n, const float* feat, int h, int w, const float* d_rgb,
-                        const SynthScratch& s, Net& g, float* d_feat) {
+                        SynthScratch& s, Net& g, float* d_feat) {
   const int L = n.s.levels, H = n.s.hidden;
   const size_t P = size_t(h) * w;
   // Residual conv, a row at a time: its weights' and bias' gradients (per-thread sums in
   // double, added in thread order) and d_o (the identity path, plus the taps' gradients
   // gathered into each row, so that threads write disjoint rows).
-  std::vector<float> d_o(3 * P);  // every row written by residual_backward_row
+  std::vector<float>& d_o = s.d_o;
+  d_o.resize(3 * P);  // every row written by residual_backward_row (no zeroing, serial, needed)
   {
     std::vector<std::vector<double>> part(size_t(omp_get_max_threads()), std::vector<double>(84, 0.0));
 #pragma omp parallel for schedule(static)
@@ -366,8 +449,7 @@ void synthesis_backward(const Net& n, const float* feat, int h, int w, const flo
 #pragma omp parallel for schedule(static)
   for (long long blk = 0; blk < (long long)((P + kPix - 1) / kPix); ++blk) {
     const size_t p0 = size_t(blk) * kPix, np = std::min(kPix, P - p0);
-    synthesis_block_backward(n, feat + p0, &d_o[p0], &s.hid[p0], P, np, *part[size_t(omp_get_thread_num())],
-                             d_feat + p0);
+    synthesis_block_backward(n, feat + p0, &d_o[p0], P, np, *part[size_t(omp_get_thread_num())], d_feat + p0);
   }
   for (const auto& t : part) {
     for (int k = 0; k < H; ++k) {
@@ -524,6 +606,13 @@ double arm_block(const Net& n, ArmBlock& B, ArmGrad* g) {
   return double(bits);
 }
 
+// d[i] += s[i] (vectorised: the pointers do not alias), built for AVX-512, AVX2 and the
+// baseline (the ARM's gradient scatter is runs of 64 of these).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void add_into(float* __restrict d, const float* __restrict s, size_t n) {
+  for (size_t i = 0; i < n; ++i) d[i] += s[i];
+}
+
 // Adds a thread's lane-wise sums into g's ARM tensors (lanes in order, in double).
 void add_arm_grad(const ArmGrad& t, int A, Net& g) {
   for (int a = 0; a < A; ++a) {
@@ -574,36 +663,43 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
       for (uint32_t k = 0; k < lanes; ++k) {
         const size_t begin = N * k / lanes, end = N * (k + 1) / lanes;
         for (size_t p0 = begin; p0 < end; p0 += kBlock) {
-          B->nb = int(std::min<size_t>(kBlock, end - p0));
+          const int nb = int(std::min<size_t>(kBlock, end - p0));
+          B->nb = nb;
           int i = int(p0 / size_t(G.w)), j = int(p0 % size_t(G.w));  // then stepped, not divided
-          for (int b = 0; b < B->nb; ++b) {
-            const size_t p = p0 + size_t(b);
-            // Interior latents (the whole neighbourhood inside the grid and the lane: the
-            // farthest neighbour back is 3 rows up, the columns span j - 3 .. j + 2) skip the
-            // per-neighbour checks.
-            if (j >= 3 && j + 3 <= G.w && p >= begin + 3 * size_t(G.w)) {
-              for (int m = 0; m < kContext; ++m) {
-                const size_t q = p - size_t(-off[m]);
-                B->pos[m][b] = int64_t(q);
-                B->c[m][b] = yl[q];
-              }
-            } else {
+          // A block inside one row whose every neighbourhood lies inside the grid and the lane
+          // (the farthest neighbour back is 3 rows up, the columns span j - 3 .. j + 2): its
+          // contexts are runs of the grid, copied, and their gradients added back, as runs.
+          const bool interior = j >= 3 && j + nb + 2 <= G.w && p0 >= begin + 3 * size_t(G.w);
+          const size_t cr = yc ? size_t(i / 2) * cw : 0;  // the coarser grid's row (interior blocks)
+          if (interior) {
+            for (int m = 0; m < kContext; ++m) std::memcpy(B->c[m], yl + p0 - size_t(-off[m]), sizeof(float) * nb);
+            for (int b = 0; b < nb; ++b) B->c[kContext][b] = yc ? yc[cr + size_t(j + b) / 2] : 0.f;
+            std::memcpy(B->v, yl + p0, sizeof(float) * nb);
+          } else {
+            for (int b = 0; b < nb; ++b) {
               for (int m = 0; m < kContext; ++m) {
                 const int ii = i + kNeighbours[m][0], jj = j + kNeighbours[m][1];
                 const bool ok = ii >= 0 && jj >= 0 && jj < G.w && size_t(ii) * G.w + jj >= begin;
                 B->pos[m][b] = ok ? int64_t(size_t(ii) * G.w + jj) : -1;
                 B->c[m][b] = ok ? yl[size_t(ii) * G.w + jj] : 0.f;
               }
+              B->pos[kContext][b] = yc ? int64_t(size_t(i / 2) * cw + j / 2) : -1;
+              B->c[kContext][b] = yc ? yc[size_t(i / 2) * cw + j / 2] : 0.f;
+              B->v[b] = yl[p0 + size_t(b)];
+              if (++j == G.w) j = 0, ++i;
             }
-            B->pos[kContext][b] = yc ? int64_t(size_t(i / 2) * cw + j / 2) : -1;
-            B->c[kContext][b] = yc ? yc[size_t(i / 2) * cw + j / 2] : 0.f;
-            B->v[b] = yl[p];
-            if (++j == G.w) j = 0, ++i;
           }
           local += arm_block(n, *B, grads ? tg[size_t(t)].get() : nullptr);
           if (!grads) continue;
           auto& D = tdy[size_t(t)];
-          for (int b = 0; b < B->nb; ++b) {
+          if (interior) {
+            add_into(&D[l][p0], B->dv, size_t(nb));
+            for (int m = 0; m < kContext; ++m) add_into(&D[l][p0 - size_t(-off[m])], B->c[m], size_t(nb));
+            if (yc)
+              for (int b = 0; b < nb; ++b) D[l + 1][cr + size_t(j + b) / 2] += B->c[kContext][b];
+            continue;
+          }
+          for (int b = 0; b < nb; ++b) {
             D[l][p0 + size_t(b)] += B->dv[b];
             for (int m = 0; m < kArmInputs; ++m)
               if (B->pos[m][b] >= 0) D[m < kContext ? l : l + 1][size_t(B->pos[m][b])] += B->c[m][b];
@@ -618,15 +714,14 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
   if (grads) {
     for (const auto& t : tg) add_arm_grad(*t, n.s.arm_hidden, *g);
     // Added in thread order for each element (as a serial loop over the threads would), the
-    // elements split over the threads.
+    // elements split over the threads in chunks.
     for (int l = 0; l < levels; ++l) {
       float* d = (*dy)[l].data();
+      const size_t N = (*dy)[l].size();
+      constexpr size_t kChunk = 4096;
 #pragma omp parallel for schedule(static)
-      for (size_t e = 0; e < (*dy)[l].size(); ++e) {
-        float v = d[e];
-        for (const auto& t : tdy) v += t[l][e];
-        d[e] = v;
-      }
+      for (size_t c0 = 0; c0 < N; c0 += kChunk)
+        for (const auto& t : tdy) add_into(d + c0, t[l].data() + c0, std::min(kChunk, N - c0));
     }
   }
   return total;

@@ -142,7 +142,7 @@ void stage_forward(const float* k, const float* in, const Grid& gi, const Grid& 
   }
 }
 
-// d_out (c channels at go) -> d_in (added, c channels at gi) and dk (added).
+// d_out (c channels at go) -> d_in (written, c channels at gi) and dk (added).
 void stage_backward(const float* k, const float* in, const float* mid, const Grid& gi, const Grid& go, int c,
                     const float* d_out, float* d_in, float* dk_out) {
   const size_t ni = size_t(gi.h) * gi.w, nm = size_t(gi.h) * go.w, no = size_t(go.h) * go.w;
@@ -172,8 +172,10 @@ void stage_backward(const float* k, const float* in, const float* mid, const Gri
 #pragma omp for schedule(static)
     for (long long cr = 0; cr < (long long)c * gi.h; ++cr) {
       const size_t ch = size_t(cr / gi.h), r = size_t(cr % gi.h);
-      up2_row_backward(in + ch * ni + r * gi.w, gi.w, go.w, k, &d_mid[ch * nm + r * go.w], d_in + ch * ni + r * gi.w,
-                       dk.data(), pin.data(), dpin.data(), ep.data(), op.data());
+      float* di = d_in + ch * ni + r * gi.w;  // this row's alone (up2_row_backward adds to it)
+      std::fill(di, di + gi.w, 0.f);
+      up2_row_backward(in + ch * ni + r * gi.w, gi.w, go.w, k, &d_mid[ch * nm + r * go.w], di, dk.data(), pin.data(),
+                       dpin.data(), ep.data(), op.data());
     }
   }
   for (const auto& p : part)
@@ -276,7 +278,9 @@ void upsample(const Net& n, const std::vector<Grid>& gr, const std::vector<std::
     stage_forward(&n.up[size_t(l) * 4], s.in[l].data(), gi, go, c, s.mid[l].data(), dst);
     cur = std::move(out);
   }
-  std::copy(y[0].begin(), y[0].end(), feat);
+  const float* y0 = y[0].data();
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < P; ++i) feat[i] = y0[i];
 }
 
 void upsample_backward(const Net& n, const std::vector<Grid>& gr, const float* d_feat, const UpScratch& s,
@@ -299,11 +303,14 @@ void upsample_backward(const Net& n, const std::vector<Grid>& gr, const float* d
     const Grid gi = gr[l + 1], go = gr[l];
     const int c = L - 1 - l;
     const size_t ni = size_t(gi.h) * gi.w;
-    d_in.assign(size_t(c) * ni, 0.f);
+    d_in.resize(size_t(c) * ni);  // written by stage_backward
     stage_backward(&n.up[size_t(l) * 4], s.in[l].data(), s.mid[l].data(), gi, go, c, d_out, d_in.data(),
                    &g->up[size_t(l) * 4]);
     // Channel 0 of stage l's input is grid l+1 itself; the rest came out of stage l+1.
-    for (size_t i = 0; i < ni; ++i) dy[l + 1][i] += d_in[i];
+    float* dl = dy[l + 1].data();
+    const float* di = d_in.data();
+#pragma omp parallel for simd schedule(static) if (ni > 16384)
+    for (size_t i = 0; i < ni; ++i) dl[i] += di[i];
     std::swap(d_in, d_prev);
     d_out = d_prev.data() + ni;
   }
