@@ -219,7 +219,6 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
     double se = 0;
     for (float v : se_part) se += v;
     const double mse = se / (3.0 * double(P));
-    const Fitted* before_step = soft ? nullptr : &f;  // the state this step's loss is of
     Net g;
     g.zero_like(f.net);
     synthesis_backward(f.net, feat.data(), h, w, d_rgb.data(), scratch, g, d_feat.data());
@@ -229,10 +228,10 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
     Net gr_arm;
     gr_arm.zero_like(f.net);
     const double bits = arm_rate(f.net, gr, y_hat, &dr, &gr_arm);
-    const double scale = lambda / double(P);
-    if (before_step && mse + lambda * bits / double(P) < best_loss) {
-      best_loss = mse + lambda * bits / double(P);
-      best = *before_step;
+    const double scale = lambda / double(P), loss = mse + lambda * bits / double(P);
+    if (!soft && loss < best_loss) {  // (the loss of f before this step's update)
+      best_loss = loss;
+      best = f;
     }
     {
       auto dst = g.tensors();
@@ -263,7 +262,7 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
       p.iteration = si.steps_before + it + 1;
       p.total = si.steps_all;
       p.bpp = bits / double(P);
-      p.loss = mse + lambda * p.bpp;
+      p.loss = loss;
       p.psnr = mse > 0 ? -10 * std::log10(mse) : 99;
       p.scale = si.scale;
       p.done = (si.work_before + si.work_step * (it + 1)) / si.work_all;
