@@ -86,7 +86,17 @@ class GpuCodec : public ::testing::Test {
 };
 
 TEST_F(GpuCodec, ConformanceStreamsDecodeWithinOneOfTheCpu) {
+  // The CLC stream needs the bundled CLC model, found by the path compiled in, which a binary
+  // carried to another machine (bench/gpu_check.sh) does not have: name the source tree's copy,
+  // and where a device run left that file behind (it is large), say so and skip that stream.
+  const std::string clc = repo_path("models/mshp-gain-v1-clc.nlcm");
+  const bool have_clc = std::filesystem::exists(clc);
+  if (have_clc) setenv("NLC_CLC_MODEL", clc.c_str(), 1);
   for (const auto& e : std::filesystem::directory_iterator(repo_path("conformance/streams"))) {
+    if (!have_clc && e.path().filename().string().find("_clc_") != std::string::npos) {
+      std::printf("%s: skipped, %s is not here\n", e.path().filename().c_str(), clc.c_str());
+      continue;
+    }
     const auto s = read_file(e.path().string());
     const Image a = cpu_dec->decode(s), b = gpu_dec->decode(s);
     const int d = max_difference(a, b);

@@ -7,12 +7,14 @@
 # Trains from models/train/checkpoints/latest.pt (or from scratch) for MINUTES of wall time,
 # then copies the checkpoint (split into pieces of at most 15 MiB) and the logs to $OUT.
 # Back here: bash models/train/collect_device_run.sh DIR   (reassembles and verifies it)
+# NLC_CKPT_DIR moves the checkpoint folder (scripts/device_session.sh trains outside the
+# checkout, in the background, while a later call's copy of the working tree lands in it).
 set -euo pipefail
 MINUTES=${1:-8}
 BATCH=${NLC_BATCH:-16}
 CROP=${NLC_CROP:-256}
 DATA=${NLC_TRAIN_DATA:-.devdata/train}
-CK=models/train/checkpoints
+CK=${NLC_CKPT_DIR:-models/train/checkpoints}
 OUT=${OUT:-/tmp/nlc-gpu-out}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT" "$CK"

@@ -73,7 +73,7 @@ def main(argv=None):
     log_path = os.path.join(a.ckpt_dir, "train_log.csv")
 
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location="cpu")
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         cfg = ck["config"]
         model = MeanScaleHyperprior(cfg["N"], cfg["M"], cfg["lambdas"])
         model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
@@ -187,7 +187,7 @@ def main(argv=None):
         step = good_step
     history.append({"steps": run_steps, "seconds": round(elapsed, 1), "batch": a.batch,
                     "crop": a.crop, "lr": a.lr, "device": describe_device(device),
-                    "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")})
+                    "torch": str(torch.__version__), "date": time.strftime("%Y-%m-%d")})
     save_checkpoint(ckpt_path, model, cfg, step, wall_total + elapsed, history)
     log.close()
     print(f"done: {run_steps} steps in {elapsed:.0f}s ({run_steps / elapsed:.2f} steps/s, "
