@@ -7,6 +7,11 @@ w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps).
         [--codec-model models/mshp-gain-v1.nlcm] [--names ../shared/data/imagenette/SOURCES.txt] \
         [--flip-average]
 
+CKPT may also be a classifier .nlcm: it is written again, weights untouched, for the codec model
+--codec-model names (a new release of the codec model's weights: a pixel classifier reads
+decoded pixels, whatever model decoded them; a latent classifier must be trained again instead,
+and this refuses one).
+
 --flip-average: the runtime averages the logits of the input and of its mirror image (the
 trainer flips its inputs, so both are images the network knows); twice the classifier's cost.
 """
@@ -78,7 +83,15 @@ def main():
     ap.add_argument("--names", default=os.path.join(ROOT, "..", "shared", "data", "imagenette", "SOURCES.txt"))
     ap.add_argument("--flip-average", action="store_true")
     a = ap.parse_args()
-    ck = torch.load(a.ckpt, map_location="cpu")
+    if a.ckpt.endswith(".nlcm"):
+        arch, params, tensors, _ = nlcm.read(a.ckpt)
+        if arch != "classifier-v1" or params.get("input") != "pixels":
+            sys.exit(f"{a.ckpt}: not a pixel classifier (a latent one reads one model's latents: train it again)")
+        params["codec_model"] = codec_identity(a.codec_model)
+        ident = nlcm.write(a.out, arch, params, tensors)
+        print(f"{a.out}: classifier-v1 (pixels, written again for {params['codec_model'][:16]}), sha256:{ident}")
+        return
+    ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
     model = Classifier(ck["input"], classes=len(ck["classes"]))
     model.load_state_dict(ck["state"])
     labels = names_from(a.names, ck["classes"]) if os.path.exists(a.names) else ck["classes"]

@@ -85,7 +85,7 @@ def round_weights_to(model, dtype):
 
 
 def load_checkpoint(path, map_location="cpu"):
-    ck = torch.load(path, map_location=map_location)
+    ck = torch.load(path, map_location=map_location, weights_only=False)  # our own checkpoint
     cfg = ck["config"]
     model = MeanScaleHyperprior(cfg["N"], cfg["M"], cfg["lambdas"])
     model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
