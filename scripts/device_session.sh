@@ -3,7 +3,8 @@
 #
 # A lease is short (15 minutes of device time, start included) and what one call can carry is
 # 64 MiB, too little for the training photographs and the CUDA binaries together. So:
-#   here:      bash models/train/prepare_device_data.sh && bash bench/prepare_gpu_check.sh
+#   here:      bash scripts/device_session.sh slim     (see below; after the lease: ... unslim)
+#              bash models/train/prepare_device_data.sh && bash bench/prepare_gpu_check.sh
 #   call 1:    bash scripts/device_session.sh train MINUTES        carry [".devdata"]
 #              copies the checkpoint, the trainer and the data to $W (outside the checkout,
 #              which the next call's copy of the working tree overwrites), starts
@@ -16,12 +17,11 @@
 #              GPU within BUDGET_S (default 570) seconds of this call, and packs it all into
 #              $OUT (at most 8 files come back).
 #   back here: bash models/train/collect_device_run.sh DIR; evaluate as the README says.
-# The tracked checkout alone is over the 64 MiB a call carries, so before the first call:
-#   here:      bash scripts/device_session.sh slim     (after the lease: ... unslim)
-# which takes the large files neither call needs (the CLC and classifier models, the
-# conformance reference images, docs/) out of git's index and ignores them in
-# .git/info/exclude: the working tree keeps them, nothing is committed, `unslim` puts the
-# index back. Do not commit while slim.
+# The tracked checkout alone is over the 64 MiB a call carries (and the prepare scripts check
+# what would travel), so `slim` comes first: it takes the large files neither call needs (the
+# CLC and classifier models, the conformance reference images, docs/) out of git's index and
+# ignores them in .git/info/exclude: the working tree keeps them, nothing is committed,
+# `unslim` puts the index back. Do not commit while slim.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 W=/tmp/nlc-device
@@ -34,14 +34,14 @@ case "${1:-}" in
 slim)
   git rm -r -q --cached "${SLIM[@]}"
   for p in "${SLIM[@]}"; do echo "/$p"; done >> .git/info/exclude
-  printf '%s\n' "${SLIM[@]}" > .git/device_session_slim
+  : > .git/device_session_slim
   echo "device_session: slim (unslim after the lease)"
   ;;
 unslim)
   [ -f .git/device_session_slim ] || { echo "device_session: not slim"; exit 0; }
   git reset -q -- "${SLIM[@]}"
-  for p in "${SLIM[@]}"; do grep -v -x -F "/$p" .git/info/exclude > .git/info/exclude.tmp || true
-    mv .git/info/exclude.tmp .git/info/exclude; done
+  grep -v -x -F -f <(printf '/%s\n' "${SLIM[@]}") .git/info/exclude > .git/info/exclude.tmp || true
+  mv .git/info/exclude.tmp .git/info/exclude
   rm -f .git/device_session_slim
   echo "device_session: index restored"
   ;;
@@ -71,23 +71,22 @@ check)
   since() { echo $(( $(date +%s) - T0 )); }
   NLC_TEST_TIMEOUT=${NLC_TEST_TIMEOUT:-150} bash bench/gpu_check.sh .devbin tests > /dev/null 2>&1
   echo "device_session: tests done at $(since) s"
+  # gpu_train.sh ends by putting the checkpoint (pieces of at most 15 MiB, its SHA-256) and
+  # the logs into $W/out, also when the trainer is stopped here (it saves every 2 minutes).
+  stopped=
   while pgrep -f models/train/gpu_train.sh > /dev/null; do
-    if [ "$(since)" -ge "$DEADLINE" ]; then
+    if [ -z "$stopped" ] && [ "$(since)" -ge "$DEADLINE" ]; then
       echo "device_session: deadline, stopping training (its last periodic save is kept)"
-      pkill -f nlc_train.train; sleep 5; break
+      pkill -f nlc_train.train; stopped=1
     fi
     sleep 2
   done
   echo "device_session: training over at $(since) s"
   tail -4 "$W/train.log"
-  # The checkpoint back first (in pieces of at most 15 MiB, with its SHA-256) and the training
-  # logs, so that they come back even if the benchmarks overrun the call.
-  if [ -f "$W/ck/latest.pt" ]; then
-    sha256sum "$W/ck/latest.pt" | awk '{print $1}' > "$OUT/latest.pt.sha256"
-    split -b 15M -d -a 1 "$W/ck/latest.pt" "$OUT/latest.pt.part"
-  fi
-  cp "$W/train.log" "$W/ck/train_log.csv" "$W/out/"
-  tar -C "$W/out" --exclude='latest.pt*' -czf "$OUT/train.tar.gz" .
+  # The checkpoint and the logs first, so that they come back even if the benchmarks overrun.
+  mv "$W"/out/latest.pt.* "$OUT/" 2>/dev/null
+  cp "$W/train.log" "$W/out/"
+  tar -C "$W/out" -czf "$OUT/train.tar.gz" .
   left=$(( BUDGET - $(since) ))
   echo "device_session: $left s left for the benchmarks"
   NLC_BENCH_TIMEOUT=$(( left > 40 ? left / 2 - 5 : 15 )) bash bench/gpu_check.sh .devbin bench > /dev/null 2>&1
