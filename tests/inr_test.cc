@@ -447,12 +447,19 @@ TEST(Inr, IntegerArmDecodesExactlyWhatWasCoded) {
 TEST(Inr, ParametersRoundTripAndDamageIsRefused) {
   std::mt19937 rng(5);
   const Net n = random_net(5, 16, 12, rng);
-  for (int shift : {6, 9, 12}) {
-    const QuantNet q = quantize(n, shift);
+  QuantNet mixed = quantize(n, 9);  // version 3: a step per tensor, the ARM's below Q8 too
+  requantize(n, 0, 4, mixed);
+  requantize(n, 6, 5, mixed);
+  requantize(n, 9, 0, mixed);
+  QuantNet v2 = quantize(n, 7);
+  v2.version = 2;
+  for (const QuantNet& q : {quantize(n, 6), quantize(n, 12), mixed, v2}) {
     const auto bytes = write_params(q);
+    EXPECT_EQ(bytes.size(), (param_bits(q) + 7) / 8);
     const QuantNet r = read_params(bytes.data(), bytes.size(), 5);
+    EXPECT_EQ(r.version, q.version);
     EXPECT_EQ(r.t, q.t);
-    EXPECT_EQ(r.synth_shift, shift);
+    EXPECT_EQ(r.step, q.step);
     EXPECT_EQ(r.s.hidden, 16);
     EXPECT_THROW(read_params(bytes.data(), bytes.size(), 4), StreamError);
     for (size_t cut = 0; cut < bytes.size(); ++cut)
@@ -461,10 +468,39 @@ TEST(Inr, ParametersRoundTripAndDamageIsRefused) {
     longer.push_back(0);
     EXPECT_THROW(read_params(longer.data(), longer.size(), 5), StreamError);
   }
+  // A coarser ARM step is the same integer ARM: its Q8 weights are the stored values times
+  // 2^(8 - step).
+  const ArmInt a = mixed.arm();
+  for (size_t e = 0; e < a.a1.size(); ++e) EXPECT_EQ(a.a1[e], mixed.t[6][e] * 8);
+  EXPECT_EQ(a.c2, std::vector<int32_t>({mixed.t[9][0] * 256, mixed.t[9][1] * 256}));
+  EXPECT_EQ(a.c1, mixed.t[7]);
+  // Versions 1 and 2 have one synthesis step and a Q8 ARM: a mixed net is not written so.
+  QuantNet bad = mixed;
+  bad.version = 2;
+  EXPECT_THROW(write_params(bad), std::logic_error);
+  // An ARM step finer than Q8, or a stored ARM value whose Q8 value passes 2^25, is refused.
+  auto bytes = write_params(quantize(n, 8));
+  // (version 3: u8 x 4, then per tensor u5 step, u4 order, values; tensor 0's step is 8)
+  const size_t step0 = 32;
+  auto get5 = [&](size_t bit) {
+    uint32_t v = 0;
+    for (int b = 0; b < 5; ++b) v = v << 1 | ((bytes[(bit + b) / 8] >> (7 - (bit + b) % 8)) & 1);
+    return v;
+  };
+  ASSERT_EQ(get5(step0), 8u);
+  QuantNet fine = quantize(n, 8);
+  for (auto& v : fine.t[6]) v = 1 << 21;  // at step 4: Q8 value 2^25, the largest allowed
+  fine.step[6] = 4;
+  auto ok = write_params(fine);
+  EXPECT_NO_THROW(read_params(ok.data(), ok.size(), 5));
+  fine.t[6][3] = (1 << 21) + 1;
+  ok = write_params(fine);
+  EXPECT_THROW(read_params(ok.data(), ok.size(), 5), StreamError);
   // The dequantised synthesis differs from the float one by at most half a step.
   const QuantNet q = quantize(n, 10);
   const Net d = q.dequantize();
   for (size_t e = 0; e < n.w1.size(); ++e) EXPECT_LE(std::abs(d.w1[e] - n.w1[e]), 0.5 / 1024 + 1e-7);
+  EXPECT_THROW(requantize(n, 6, 9, mixed), std::logic_error);
 }
 
 // The worked example of docs/bitstream.md ("The INR codec, worked example"): a 4x3 tile's
@@ -474,7 +510,8 @@ TEST(Inr, WorkedExampleBytes) {
   ASSERT_EQ(gr.size(), 2u);
   QuantNet q;
   q.s = {2, 1, 1, true};
-  q.synth_shift = 7;
+  q.version = 2;
+  q.step = {7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 7};
   q.t = {{64, -32}, {0}, {128, 128, 128}, {64, 64, 64}, std::vector<int32_t>(81, 0), {0, 0, 0},
          std::vector<int32_t>(13, 0), {0}, {0, 0}, {0, 256}, {-9, 111, 29, -3}};
   const std::vector<std::vector<int32_t>> y = {{0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, -1}, {1, 0, 0, -1}};
@@ -493,6 +530,21 @@ TEST(Inr, WorkedExampleBytes) {
   const QuantNet r = read_params(params.data(), params.size(), 2);
   EXPECT_EQ(r.t, q.t);
   EXPECT_EQ(decode_latents(r.arm(), gr, latents.data(), latents.size()), y);
+  // Version 3 (what encoders write now): the same network with a step per tensor; c2 at
+  // step 0 stores 1 for the same Q8 value 256, so the ARM and INR_LATENTS are as above.
+  QuantNet q3 = q;
+  q3.version = 3;
+  q3.t[9] = {0, 1};
+  q3.step[9] = 0;
+  const auto params3 = write_params(q3);
+  EXPECT_EQ(hex(params3),
+            "03 02 01 01 3b 30 3f 9c 27 76 01 80 60 0e cc 06 03 00 e1 ff ff ff ff ff ff ff ff ff ff 38 74 07 ff "
+            "d0 14 06 00 b3 ae 27 f2 d4 a0 ");
+  const QuantNet r3 = read_params(params3.data(), params3.size(), 2);
+  EXPECT_EQ(r3.t, q3.t);
+  EXPECT_EQ(r3.step, q3.step);
+  EXPECT_EQ(r3.arm().c2, q.arm().c2);
+  EXPECT_EQ(encode_latents(r3.arm(), gr, y), latents);
 }
 
 Image test_image(int w, int h, int channels, unsigned seed) {
@@ -522,6 +574,10 @@ TEST(Inr, CodesImagesEndToEnd) {
     const auto s = enc.encode(img, 2.5);
     const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
     EXPECT_EQ(p.header.model_id, InrCodec::arch_identity());
+    // 1.4: parameters of version 3, a weight step per tensor.
+    EXPECT_EQ(p.header.minor, 4);
+    ASSERT_EQ(p.sections.front().type, kParams);
+    EXPECT_EQ(read_params(p.sections.front().data, p.sections.front().size, level_count(img.width, img.height)).version, 3);
     const Image out = dec.decode(s);
     ASSERT_EQ(out.width, img.width);
     ASSERT_EQ(out.channels, img.channels);

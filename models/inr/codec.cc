@@ -68,6 +68,50 @@ double mse(const std::vector<float>& a, const std::vector<float>& x) {
   return se / double(a.size());
 }
 
+// The weights' steps (Cool-chic's greedy search of per-tensor steps): the ones with the
+// lowest D + lambda (R_latents + R_weights) measured on the quantised network and the coded
+// latents. First one step for every synthesis and upsampling tensor (2^-6 ... 2^-12) and Q8
+// for the ARM, as streams of version 2 had; then each tensor in turn a step coarser while
+// that lowers the cost, else finer while it does. The ARM's steps change the coder's tables,
+// so the latents are coded again to measure them.
+inr::QuantNet quantize_rd(const inr::Net& net, const std::vector<inr::Grid>& gr,
+                          const std::vector<std::vector<int32_t>>& qy, const std::vector<float>& x, int w, int h,
+                          double lambda) {
+  const auto y = to_float(qy);
+  const double per_bit = lambda / (double(w) * h);
+  auto distortion = [&](const inr::QuantNet& q) { return mse(inr::reconstruct(q.dequantize(), gr, y, w, h), x); };
+  auto latent_bits = [&](const inr::QuantNet& q) {
+    return 8.0 * double(inr::encode_latents(q.arm(), gr, qy).size());
+  };
+  inr::QuantNet best;
+  double best_d = 0, best_cost = INFINITY;
+  const double rl8 = latent_bits(inr::quantize(net, 8));  // (the ARM's Q8 values do not depend on the synthesis step)
+  for (int step = 6; step <= 12; ++step) {
+    inr::QuantNet q = inr::quantize(net, step);
+    const double d = distortion(q), cost = d + per_bit * (rl8 + double(inr::param_bits(q)));
+    if (cost < best_cost) best_cost = cost, best_d = d, best = std::move(q);
+  }
+  double best_rl = rl8;
+  for (size_t i = 0; i < best.t.size(); ++i) {
+    const bool arm = inr::is_arm_tensor(i);
+    const int max_step = arm ? inr::kArmStepMax : inr::kStepMax;
+    for (int dir : {-1, +1}) {
+      bool moved = false;
+      for (int step = best.step[i] + dir; step >= 0 && step <= max_step; step += dir) {
+        inr::QuantNet q = best;
+        inr::requantize(net, i, step, q);
+        const double d = arm ? best_d : distortion(q), rl = arm ? latent_bits(q) : best_rl;
+        const double cost = d + per_bit * (rl + double(inr::param_bits(q)));
+        if (cost >= best_cost) break;
+        best_cost = cost, best_d = d, best_rl = rl, best = std::move(q);
+        moved = true;
+      }
+      if (moved) break;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 InrCodec::InrCodec() : backend_(std::make_unique<InrCpuBackend>()) {
@@ -124,17 +168,7 @@ void InrCodec::encode_tile(const Image& tile, double q, std::vector<bitstream::S
   const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
   const auto qy = round_latents(f.y);
   const auto y = to_float(qy);
-  // The synthesis weights' step: the one of 2^-6 ... 2^-12 with the lowest D + lambda * R
-  // (the ARM's weights are Q8 whatever the step: they decide the coder's tables).
-  const double P = double(w) * h;
-  inr::QuantNet best;
-  double best_cost = INFINITY;
-  for (int shift = 6; shift <= 12; ++shift) {
-    inr::QuantNet qn = inr::quantize(f.net, shift);
-    const double d = mse(inr::reconstruct(qn.dequantize(), gr, y, w, h), x);
-    const double cost = d + o.lambda * 8.0 * double(inr::write_params(qn).size()) / P;
-    if (cost < best_cost) best_cost = cost, best = std::move(qn);
-  }
+  const inr::QuantNet best = quantize_rd(f.net, gr, qy, x, w, h, o.lambda);
   bitstream::Section sp, sl;
   sp.type = inr::kParams;
   sp.payload = inr::write_params(best);
@@ -203,13 +237,13 @@ Architecture::Estimate InrCodec::estimate(const Image& img, double q) {
   const inr::Fitted f = inr::fit(planar(img), w, h, o);
   const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
   const auto y = to_float(round_latents(f.y));
-  const inr::QuantNet qn = inr::quantize(f.net, 10);
+  const inr::QuantNet qn = quantize_rd(f.net, gr, round_latents(f.y), planar(img), w, h, o.lambda);
   const inr::Net n = qn.dequantize();
   Estimate e;
   e.reconstruction = Image{w, h, img.channels, {}};
   to_pixels(inr::reconstruct(n, gr, y, w, h), e.reconstruction);
   e.bits = {{"latents", inr::arm_rate(n, gr, y, nullptr, nullptr)},
-            {"weights", 8.0 * double(inr::write_params(qn).size())}};
+            {"weights", double(inr::param_bits(qn))}};
   return e;
 }
 

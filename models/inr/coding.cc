@@ -74,10 +74,16 @@ const std::vector<QuantizedCdf>& laplace_tables() {
 ArmInt QuantNet::arm() const {
   ArmInt a;
   a.A = s.arm_hidden;
-  a.a1 = t[6];
-  a.c1 = t[7];
-  a.a2 = t[8];
-  a.c2 = t[9];
+  // Q8 from the stored step (read_params and quantize keep the products within 2^25).
+  auto q8 = [this](size_t i) {
+    std::vector<int32_t> v = t[i];
+    for (auto& e : v) e *= int32_t(1) << (kArmStepMax - step[i]);
+    return v;
+  };
+  a.a1 = q8(6);
+  a.c1 = q8(7);
+  a.a2 = q8(8);
+  a.c2 = q8(9);
   return a;
 }
 
@@ -211,11 +217,11 @@ std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::v
 }
 
 // ---- weights: quantisation and Exp-Golomb serialisation ----
+// Tensors 6..9 of Net::tensors() are the ARM's; 0..5 and 10 the synthesis' and upsampling's.
+bool is_arm_tensor(size_t i) { return i >= 6 && i <= 9; }
+
 namespace {
 
-// Tensor i of Net::tensors(): ARM tensors (6..9) are Q8, synthesis and upsampling ones
-// (0..5, 10) 2^-synth_shift.
-bool is_arm(size_t i) { return i >= 6 && i <= 9; }
 
 // Exp-Golomb of order k of a signed value: u = zigzag(v), x = u + 2^k, written as
 // (n - k) zeros then the n + 1 bits of x, n = floor(log2 x).
@@ -295,18 +301,31 @@ std::vector<size_t> tensor_sizes(const Sizes& s) {
 
 }  // namespace
 
-QuantNet quantize(const Net& n, int synth_shift) {
+namespace {
+// The largest stored magnitude of tensor i at step `step`: 2^24, and for the ARM's so that
+// its Q8 value, v * 2^(8 - step), stays within 2^25 (the integer ARM's overflow bound).
+int32_t max_stored(size_t i, int step) {
+  return is_arm_tensor(i) ? (int32_t(1) << 25) >> (kArmStepMax - step) : int32_t(1) << 24;
+}
+}  // namespace
+
+void requantize(const Net& n, size_t i, int step, QuantNet& q) {
+  if (step < 0 || step > (is_arm_tensor(i) ? kArmStepMax : kStepMax)) throw std::logic_error("requantize: step out of range");
+  const std::vector<float>& f = *n.tensors()[i];
+  const double scale = std::ldexp(1.0, step), lim = max_stored(i, step);
+  q.step[i] = step;
+  q.t[i].resize(f.size());
+  for (size_t e = 0; e < f.size(); ++e) q.t[i][e] = int32_t(std::clamp(std::nearbyint(double(f[e]) * scale), -lim, lim));
+}
+
+QuantNet quantize(const Net& n, int synth_step) {
   QuantNet q;
   q.s = n.s;
-  q.synth_shift = synth_shift;
-  auto ts = n.tensors();
-  for (size_t i = 0; i < ts.size(); ++i) {
-    const double scale = std::ldexp(1.0, is_arm(i) ? kQ : synth_shift);
-    std::vector<int32_t> v;
-    for (float f : *ts[i])
-      v.push_back(int32_t(std::clamp(std::nearbyint(double(f) * scale), -double(1 << 24), double(1 << 24))));
-    q.t.push_back(std::move(v));
-  }
+  q.version = n.s.learned_up ? 3 : 1;
+  const size_t T = n.tensors().size();
+  q.step.assign(T, 0);
+  q.t.resize(T);
+  for (size_t i = 0; i < T; ++i) requantize(n, i, is_arm_tensor(i) ? kArmStepMax : synth_step, q);
   return q;
 }
 
@@ -315,21 +334,31 @@ Net QuantNet::dequantize() const {
   n.s = s;
   auto ts = n.tensors();
   for (size_t i = 0; i < ts.size(); ++i) {
-    const double scale = std::ldexp(1.0, -(is_arm(i) ? kQ : synth_shift));
+    const double scale = std::ldexp(1.0, -step[i]);
     ts[i]->clear();
     for (int32_t v : t[i]) ts[i]->push_back(float(v * scale));
   }
   return n;
 }
 
-std::vector<uint8_t> write_params(const QuantNet& q) {
+namespace {
+BitWriter params_bits(const QuantNet& q) {
+  const bool v3 = q.version == 3;
+  if (q.version < 1 || q.version > 3 || (q.version == 1) == q.s.learned_up || q.step.size() != q.t.size())
+    throw std::logic_error("write_params: version and upsampling disagree");
   BitWriter w;
-  w.put(q.s.learned_up ? 2 : 1, 8);  // version of this payload: 2 adds the upsampling filters
+  w.put(uint32_t(q.version), 8);
   w.put(uint32_t(q.s.levels), 8);
   w.put(uint32_t(q.s.hidden), 8);
   w.put(uint32_t(q.s.arm_hidden), 8);
-  w.put(uint32_t(q.synth_shift), 8);
-  for (const auto& t : q.t) {
+  if (!v3) {  // versions 1 and 2: one step for the synthesis and upsampling, Q8 for the ARM
+    for (size_t i = 0; i < q.t.size(); ++i)
+      if (q.step[i] != (is_arm_tensor(i) ? kArmStepMax : q.step[0]))
+        throw std::logic_error("write_params: versions 1 and 2 have one synthesis step and a Q8 ARM");
+    w.put(uint32_t(q.step[0]), 8);
+  }
+  for (size_t i = 0; i < q.t.size(); ++i) {
+    const auto& t = q.t[i];
     int best_k = 0;
     size_t best = SIZE_MAX;
     for (int k = 0; k <= 15; ++k) {
@@ -337,32 +366,45 @@ std::vector<uint8_t> write_params(const QuantNet& q) {
       for (int32_t v : t) bits += ExpGolomb(v, k).bits();
       if (bits < best) best = bits, best_k = k;
     }
+    if (v3) w.put(uint32_t(q.step[i]), 5);
     w.put(uint32_t(best_k), 4);
     for (int32_t v : t) w.eg(v, best_k);
   }
-  return w.out_;
+  return w;
 }
+}  // namespace
+
+std::vector<uint8_t> write_params(const QuantNet& q) { return params_bits(q).out_; }
+size_t param_bits(const QuantNet& q) { return params_bits(q).n_; }
 
 QuantNet read_params(const uint8_t* data, size_t size, int levels) {
   BitReader r(data, size);
-  const uint32_t version = r.get(8);
-  if (version != 1 && version != 2) throw StreamError("INR parameters of an unknown version");
   QuantNet q;
-  q.s.learned_up = version == 2;
+  q.version = int(r.get(8));
+  if (q.version < 1 || q.version > 3) throw StreamError("INR parameters of an unknown version");
+  q.s.learned_up = q.version >= 2;
   q.s.levels = int(r.get(8));
   q.s.hidden = int(r.get(8));
   q.s.arm_hidden = int(r.get(8));
-  q.synth_shift = int(r.get(8));
+  const int synth_step = q.version < 3 ? int(r.get(8)) : 0;
   if (q.s.levels != levels)
     throw StreamError("INR parameters declare " + std::to_string(q.s.levels) + " grids, the tile has " +
                       std::to_string(levels));
   if (q.s.hidden < 1 || q.s.hidden > kMaxHidden || q.s.arm_hidden < 1 || q.s.arm_hidden > kMaxHidden)
     throw StreamError("INR network widths out of range");
-  if (q.synth_shift > 24) throw StreamError("INR weight step out of range");
-  for (size_t n : tensor_sizes(q.s)) {
+  if (synth_step > kStepMax) throw StreamError("INR weight step out of range");
+  const std::vector<size_t> sizes = tensor_sizes(q.s);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const int step = q.version < 3 ? (is_arm_tensor(i) ? kArmStepMax : synth_step) : int(r.get(5));
+    if (step > (is_arm_tensor(i) ? kArmStepMax : kStepMax)) throw StreamError("INR weight step out of range");
     const int k = int(r.get(4));
-    std::vector<int32_t> t(n);
-    for (auto& v : t) v = r.eg(k);
+    std::vector<int32_t> t(sizes[i]);
+    const int32_t lim = max_stored(i, step);
+    for (auto& v : t) {
+      v = r.eg(k);
+      if (v > lim || v < -lim) throw StreamError("INR parameter value out of range (corrupt stream)");
+    }
+    q.step.push_back(step);
     q.t.push_back(std::move(t));
   }
   r.finish();

@@ -169,16 +169,28 @@ struct ArmInt {
 const std::vector<QuantizedCdf>& laplace_tables();
 inline constexpr int kMuFrac = 8, kScales = 64;
 
-// Quantised network, as the stream carries it.
+// Quantised network, as the stream carries it: tensor i of Net::tensors() as integers times
+// 2^-step[i]. The ARM's steps are at most 2^-8 (kArmStepMax: its integer routine runs on Q8
+// weights, v << (8 - step)); the synthesis' and upsampling's at most 2^-24 (kStepMax).
+inline constexpr int kStepMax = 24, kArmStepMax = 8;
 struct QuantNet {
   Sizes s;
-  int synth_shift = 8;  // synthesis weights are integers x 2^-synth_shift
-  std::vector<std::vector<int32_t>> t;  // the tensors of Net::tensors(), quantised
+  // INR_PARAMS payload version: 3 writes a step per tensor; 1 (bilinear upsampling) and 2
+  // (learned) had one step for the synthesis and upsampling and Q8 for the ARM.
+  int version = 3;
+  std::vector<int> step;
+  std::vector<std::vector<int32_t>> t;
   ArmInt arm() const;
-  Net dequantize() const;  // synthesis weights as floats (the ARM's as their Q8 values)
+  Net dequantize() const;  // as floats (the ARM's exactly its Q8 values)
 };
-QuantNet quantize(const Net& n, int synth_shift);
+// Is tensor i of Net::tensors() one of the ARM's (a1, c1, a2, c2)?
+bool is_arm_tensor(size_t i);
+// Every synthesis and upsampling tensor at 2^-synth_step, the ARM's at 2^-8.
+QuantNet quantize(const Net& n, int synth_step);
+// Tensor i of q again from n, at 2^-step (the encoder's search of steps).
+void requantize(const Net& n, size_t i, int step, QuantNet& q);
 std::vector<uint8_t> write_params(const QuantNet& q);
+size_t param_bits(const QuantNet& q);  // write_params()'s size in bits before the padding
 QuantNet read_params(const uint8_t* data, size_t size, int levels);
 
 // Grid symbols <-> the LATENTS payload (one lane stream per grid, coarsest first).
@@ -205,7 +217,8 @@ class InrCodec final : public Architecture {
   void set_fit(const inr::FitOptions& o) { fit_ = o; }
 
   std::string arch() const override { return inr::kArch; }
-  int stream_minor() const override { return 1; }
+  // 1.4: INR_PARAMS of version 3 (1.1 streams, versions 1 and 2, still decode).
+  int stream_minor() const override { return 4; }
   double max_quality() const override { return 5.0; }
   int align() const override { return 1; }
   int latent_stride() const override { return 1; }
