@@ -613,6 +613,93 @@ TEST(Inr, CodesImagesEndToEnd) {
 // The half-size warm-up's pieces: the 2x2 box downscale (edges replicated, values worked by
 // hand) and the lift of a half-size model into the full one (grid l of the half model is grid
 // l+1 of the full one, grid 0 starts at zero).
+// SOAP's pieces (fit.cc): the Jacobi eigenvectors, and the first step, which is the
+// orthogonalised gradient (in the eigenbases of G G^T and G^T G the gradient is diagonal, its
+// singular values, and Adam's first step is their signs: U V^T of G's SVD).
+TEST(Inr, SoapEigenvectorsAndFirstStep) {
+  std::mt19937 rng(12);
+  std::normal_distribution<double> nd;
+  for (int n : {1, 2, 13, 40}) {
+    std::vector<double> b(size_t(n) * n), a(size_t(n) * n, 0.0), q;
+    for (auto& v : b) v = nd(rng);
+    for (int i = 0; i < n; ++i)  // a = b b^T: symmetric, some eigenvalues close together
+      for (int j = 0; j < n; ++j)
+        for (int k = 0; k < n; ++k) a[size_t(i) * n + j] += b[size_t(i) * n + k] * b[size_t(j) * n + k];
+    symmetric_eigvecs(a, n, q);
+    double scale = 0;
+    for (double v : a) scale = std::max(scale, std::abs(v));
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        double qtq = 0, qtaq = 0;
+        for (int k = 0; k < n; ++k) {
+          qtq += q[size_t(k) * n + i] * q[size_t(k) * n + j];
+          for (int m = 0; m < n; ++m) qtaq += q[size_t(k) * n + i] * a[size_t(k) * n + m] * q[size_t(m) * n + j];
+        }
+        EXPECT_NEAR(qtq, i == j ? 1.0 : 0.0, 1e-12) << n;
+        if (i != j) {
+          EXPECT_NEAR(qtaq, 0.0, 1e-10 * scale) << n;
+        }
+      }
+  }
+  const int m = 4, n = 7;
+  std::vector<float> g(m * n), w(m * n, 0.f);
+  for (auto& v : g) v = float(nd(rng));
+  Soap s;
+  s.m = m, s.n = n;
+  s.update(w.data(), g.data(), 1.0);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) {
+      double ddt = 0;
+      for (int k = 0; k < n; ++k) ddt += double(w[size_t(i) * n + k]) * w[size_t(j) * n + k];
+      EXPECT_NEAR(ddt, i == j ? 1.0 : 0.0, 1e-5);
+    }
+  // The polar factor D of G (G = P D, P = (G G^T)^(1/2)): D G^T = P, symmetric, positive.
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double dg_ij = 0, dg_ji = 0;
+      for (int k = 0; k < n; ++k) {
+        dg_ij -= double(w[size_t(i) * n + k]) * g[size_t(j) * n + k];
+        dg_ji -= double(w[size_t(j) * n + k]) * g[size_t(i) * n + k];
+      }
+      EXPECT_NEAR(dg_ij, dg_ji, 1e-4) << i << " " << j;
+      if (i == j) {
+        EXPECT_GT(dg_ij, 0);
+      }
+    }
+  // And it minimises: 0.5 |X W^T - Y|^2 on badly scaled inputs, from 0, with a falling rate.
+  const int rows = 64;
+  std::vector<double> X(size_t(rows) * n), Y(size_t(rows) * m);
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < n; ++k) X[size_t(r) * n + k] = nd(rng) * (k == 0 ? 10.0 : 0.3);
+  std::vector<double> Wstar(size_t(m) * n);
+  for (auto& v : Wstar) v = nd(rng);
+  for (int r = 0; r < rows; ++r)  // Y = X W*^T: the minimum is 0
+    for (int i = 0; i < m; ++i)
+      for (int k = 0; k < n; ++k) Y[size_t(r) * m + i] += X[size_t(r) * n + k] * Wstar[size_t(i) * n + k];
+  auto loss = [&](const std::vector<float>& W, std::vector<float>* grad) {
+    double l = 0;
+    if (grad) grad->assign(W.size(), 0.f);
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < m; ++i) {
+        double p = -Y[size_t(r) * m + i];
+        for (int k = 0; k < n; ++k) p += X[size_t(r) * n + k] * W[size_t(i) * n + k];
+        l += 0.5 * p * p;
+        if (grad)
+          for (int k = 0; k < n; ++k) (*grad)[size_t(i) * n + k] += float(p * X[size_t(r) * n + k] / rows);
+      }
+    return l / rows;
+  };
+  std::vector<float> W(m * n, 0.f), G;
+  Soap opt;
+  opt.m = m, opt.n = n;
+  const double l0 = loss(W, nullptr);
+  for (int it = 0; it < 300; ++it) {
+    loss(W, &G);
+    opt.update(W.data(), G.data(), 0.05 * (1 - it / 300.0));
+  }
+  EXPECT_LT(loss(W, nullptr), 1e-3 * l0);
+}
+
 TEST(Inr, HalfSizeWarmUpPieces) {
   std::vector<float> x(27);
   for (int c = 0; c < 3; ++c)

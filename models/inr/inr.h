@@ -146,6 +146,22 @@ struct Fitted {
 void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, double noise, float* y_hat,
                       float* factor);
 float fit_noise(uint32_t key, size_t i);
+// SOAP (Vyas et al., 2024, "SOAP: Improving and Stabilizing Shampoo using Adam"; Cool-chic 5
+// fits its networks with it): Adam run in the eigenbases of Shampoo's two Kronecker factors
+// of a weight matrix's gradient (L = E[G G^T], R = E[G^T G]), refreshed every `every` steps.
+// The fit's matrices are at most 81 x 81, so the factors are decomposed exactly, in double.
+struct Soap {
+  int m = 0, n = 0;  // the matrix' shape, row-major
+  double b1 = 0.95, b2 = 0.95, shampoo_b = 0.95, eps = 1e-8;
+  int every = 10;
+  void update(float* w, const float* g, double lr);  // w -= lr * SOAP's step for gradient g
+ private:
+  int step = 0;
+  std::vector<double> l, r, ql, qr, mom, var;
+};
+// The eigenvectors of the symmetric n x n matrix a (row-major) as the columns of q (n x n),
+// by cyclic Jacobi rotations.
+void symmetric_eigvecs(std::vector<double> a, int n, std::vector<double>& q);
 Sizes preset_sizes(int effort, int w, int h);
 // The fit's length in steps at full resolution (fit() spends part of it at half size).
 int preset_iterations(int effort);
