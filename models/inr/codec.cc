@@ -167,7 +167,6 @@ void InrCodec::encode_tile(const Image& tile, double q, std::vector<bitstream::S
   const inr::Fitted f = inr::fit(x, w, h, o);
   const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
   const auto qy = round_latents(f.y);
-  const auto y = to_float(qy);
   const inr::QuantNet best = quantize_rd(f.net, gr, qy, x, w, h, o.lambda);
   bitstream::Section sp, sl;
   sp.type = inr::kParams;
@@ -234,10 +233,12 @@ Architecture::Estimate InrCodec::estimate(const Image& img, double q) {
   const int w = img.width, h = img.height;
   inr::FitOptions o = fit_;
   o.lambda = lambda(q);
-  const inr::Fitted f = inr::fit(planar(img), w, h, o);
+  const std::vector<float> x = planar(img);
+  const inr::Fitted f = inr::fit(x, w, h, o);
   const std::vector<inr::Grid> gr = inr::grids(w, h, f.net.s.levels);
-  const auto y = to_float(round_latents(f.y));
-  const inr::QuantNet qn = quantize_rd(f.net, gr, round_latents(f.y), planar(img), w, h, o.lambda);
+  const auto qy = round_latents(f.y);
+  const auto y = to_float(qy);
+  const inr::QuantNet qn = quantize_rd(f.net, gr, qy, x, w, h, o.lambda);
   const inr::Net n = qn.dequantize();
   Estimate e;
   e.reconstruction = Image{w, h, img.channels, {}};
