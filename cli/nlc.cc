@@ -21,7 +21,9 @@
 
 namespace {
 
-const char* kUsage =
+// The usage text; the INR efforts' range and default are nlc/codec.h's.
+std::string usage() {
+  return
     "usage: nlc <command> [options]\n"
     "\n"
     "commands:\n"
@@ -32,7 +34,8 @@ const char* kUsage =
     "                                        transforms, its entropy model conditioned on a\n"
     "                                        reference from a dictionary (docs/clc.md)\n"
     "         [--codec inr [--effort E]]     with the INR codec: a model fitted to this image\n"
-    "                                        (no model file; effort 0..3, default 1; progress\n"
+    "                                        (no model file; effort 0.." + std::to_string(nlc::kMaxEffort) +
+    ", default " + std::to_string(nlc::kDefaultEffort) + "; progress\n"
     "                                        on stderr; Ctrl-C stops fitting and still writes)\n"
     "         [--tile T[:O]]                 code images larger than T x T in tiles of T\n"
     "                                        overlapping by O (default: tiles of 1024 by 16\n"
@@ -92,6 +95,7 @@ const char* kUsage =
     "  -h, --help         this text\n"
     "\n"
     "exit codes: 0 success, 1 failure (unreadable input, bad model...), 2 usage error\n";
+}
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -109,7 +113,7 @@ struct Options {
   int threads = 0;
   std::string codec;  // "" (the model's) or "inr"
   bool clc = false;   // --clc: the bundled CLC model
-  int effort = 1;
+  int effort = nlc::kDefaultEffort;
   uint32_t tile = 0, tile_overlap = 0;  // --tile T[:O]; 0: the encoder's default
   std::vector<std::string> inputs;      // classify: every stream
   std::string classifier;               // --classifier PATH
@@ -147,7 +151,7 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(usage().c_str(), stdout);
       std::exit(0);
     } else if (a == "-o" || a == "--output") {
       o.output = value("-o");
@@ -185,7 +189,8 @@ Options parse(int argc, char** argv) {
       if (o.codec != "inr") throw UsageError("--codec must be inr (or left out for the model's codec)");
     } else if (a == "--effort") {
       const std::string e = value("--effort");
-      if (e.size() != 1 || e[0] < '0' || e[0] > '3') throw UsageError("--effort must be 0, 1, 2 or 3");
+      if (e.size() != 1 || e[0] < '0' || e[0] > '0' + nlc::kMaxEffort)
+        throw UsageError("--effort must be an integer from 0 to " + std::to_string(nlc::kMaxEffort));
       o.effort = e[0] - '0';
     } else if (a == "--tile") {
       const std::string v = value("--tile");
@@ -533,7 +538,7 @@ int main(int argc, char** argv) {
   try {
     return run(parse(argc, argv));
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "nlc: %s\n\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "nlc: %s\n\n%s", e.what(), usage().c_str());
     return 2;
   } catch (const nlc::StreamError& e) {
     std::fprintf(stderr, "nlc: invalid stream: %s\n", e.what());

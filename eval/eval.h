@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "nlc/codec.h"
+
 namespace nlc::eval {
 
 struct Options {
@@ -12,7 +14,7 @@ struct Options {
   std::string out_dir = "nlc-eval";  // report.json, report.csv, rd.svg, streams/
   std::string model;                // .nlcm; empty: the default model
   std::string codec;                // "": the model's codec; "inr": fitted per image
-  int effort = 1;                   // with codec "inr": 0..3
+  int effort = kDefaultEffort;      // with codec "inr": 0 .. kMaxEffort
   // The nlc curve with the CLC model (`model`, default the bundled CLC model), and beside it
   // the same transforms without the reference (the default model), for the BD-rate of CLC.
   bool clc = false;

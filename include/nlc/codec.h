@@ -55,8 +55,12 @@ struct FitProgress {
   int scale = 0;      // the stage's resolution: the image halved `scale` times (a warm-up)
   double done = 0;    // the fraction of the fit's work done (steps weighted by their cost)
 };
+// The INR codec's efforts: 0 (fastest) .. kMaxEffort (best); the one every front end (CLI,
+// Python, batch jobs) uses when none is given.
+inline constexpr int kMaxEffort = 3;
+inline constexpr int kDefaultEffort = 1;
 struct FitOptions {
-  int effort = 1;  // 0 (fastest) .. 3 (best): iterations and network sizes
+  int effort = kDefaultEffort;  // 0 .. kMaxEffort: iterations and network sizes
   std::function<void(const FitProgress&)> progress;
   const std::atomic<bool>* stop = nullptr;
 };

@@ -207,16 +207,16 @@ void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, double n
 Sizes preset_sizes(int effort, int w, int h) {
   Sizes s;
   s.levels = level_count(w, h);
-  static const int hidden[] = {8, 16, 24, 32}, arm[] = {8, 12, 16, 24};
-  const int e = std::clamp(effort, 0, 3);
+  static const int hidden[kMaxEffort + 1] = {8, 16, 24, 32}, arm[kMaxEffort + 1] = {8, 12, 16, 24};
+  const int e = std::clamp(effort, 0, kMaxEffort);
   s.hidden = hidden[e];
   s.arm_hidden = arm[e];
   return s;
 }
 
 int preset_iterations(int effort) {
-  static const int it[] = {300, 1000, 3000, 8000};
-  return it[std::clamp(effort, 0, 3)];
+  static const int it[kMaxEffort + 1] = {300, 1000, 3000, 8000};
+  return it[std::clamp(effort, 0, kMaxEffort)];
 }
 
 namespace {

@@ -131,7 +131,7 @@ inline constexpr double kLogBMin = -3.0, kLogBMax = 4.875;
 // ---- fitting ----
 struct FitOptions {
   double lambda = 1e-3;      // loss = MSE([0,1] RGB) + lambda * bpp
-  int effort = 1;            // 0..3: presets (iterations, widths)
+  int effort = kDefaultEffort;  // 0 .. kMaxEffort (nlc/codec.h): presets (iterations, widths)
   std::function<void(const FitProgress&)> progress;  // every 10 steps and at each stage's end
   const std::atomic<bool>* stop = nullptr;  // set: stop fitting, code the current state
   uint32_t seed = 1;

@@ -12,6 +12,8 @@ LimitError), nlc.ModelError, nlc.ImageError, nlc.DeviceError, all subclasses of 
 (a RuntimeError); bad arguments raise ValueError. Coding releases the GIL.
 """
 from ._nlc import (  # noqa: F401  (the public API)
+    DEFAULT_EFFORT,
+    MAX_EFFORT,
     Classifier,
     Decoder,
     DeviceError,

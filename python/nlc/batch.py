@@ -180,6 +180,8 @@ def list_jobs(src, dst, mode, include, exclude, out_format):
 
 
 def _parse(argv):
+    import nlc  # (this package: the INR efforts' range and default)
+
     p = argparse.ArgumentParser(prog="python3 -m nlc.batch", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", help="folder of images (or of .nlc streams with --decode)")
@@ -189,7 +191,8 @@ def _parse(argv):
     p.add_argument("--format", choices=["png", "ppm"], default="png", help="decoded image format (--decode)")
     p.add_argument("--model", help="model file (default: the library's default model)")
     p.add_argument("--codec", choices=["inr"], help="the INR codec (fitted per image, no model file)")
-    p.add_argument("--effort", type=int, default=1, choices=range(4), help="INR effort 0..3")
+    p.add_argument("--effort", type=int, default=nlc.DEFAULT_EFFORT, choices=range(nlc.MAX_EFFORT + 1),
+                   help=f"INR effort 0..{nlc.MAX_EFFORT} (default {nlc.DEFAULT_EFFORT})")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     p.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster here)")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: cores / 2, at least 1)")

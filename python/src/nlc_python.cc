@@ -102,7 +102,8 @@ class PyEncoder {
     check_device(device);
     if (model && codec) throw py::value_error("give a model or a codec, not both");
     if (codec) {
-      if (effort < 0 || effort > 3) throw py::value_error("effort must be 0..3");
+      if (effort < 0 || effort > nlc::kMaxEffort)
+        throw py::value_error("effort must be 0.." + std::to_string(nlc::kMaxEffort));
       nlc::FitOptions f;
       f.effort = effort;
       f.stop = &stop_;
@@ -326,6 +327,8 @@ py::dict model_info(const std::optional<std::string>& path) {
 }  // namespace
 
 PYBIND11_MODULE(_nlc, m) {
+  m.attr("DEFAULT_EFFORT") = nlc::kDefaultEffort;  // the INR codec's (nlc/codec.h)
+  m.attr("MAX_EFFORT") = nlc::kMaxEffort;
   m.doc() = "nlc, a neural image codec: the C++ library's public API (see the nlc package).";
 
   // The exception hierarchy: nlc.Error (a RuntimeError) and one subclass per library error;
@@ -369,12 +372,13 @@ PYBIND11_MODULE(_nlc, m) {
 
   py::class_<PyEncoder>(m, "Encoder", R"(Compresses images to .nlc streams.
 
-Encoder(model=None, *, codec=None, effort=1, device="cpu", progress=None, tile=None)
+Encoder(model=None, *, codec=None, effort=DEFAULT_EFFORT, device="cpu", progress=None, tile=None)
 
 model: path of a .nlcm model file (None: the default model, as `nlc encode`).
 codec: "inr" for the codec that needs no model file (a network fitted to each image at
     encode time; slow: seconds to minutes an image); not together with model.
-effort: the INR codec's effort, 0 (fastest) .. 3 (best).
+effort: the INR codec's effort, 0 (fastest) .. MAX_EFFORT (best); nlc.DEFAULT_EFFORT
+    unless given.
 device: "cpu", "cuda" (DeviceError when no GPU is usable) or "auto".
 progress: for codec="inr", called with a FitProgress every few steps of the fit.
 tile: (T, O) codes images larger than T x T in tiles of T overlapping by O, as
@@ -382,7 +386,7 @@ tile: (T, O) codes images larger than T x T in tiles of T overlapping by O, as
 Ctrl-C during an INR fit raises KeyboardInterrupt.)")
       .def(py::init<const std::optional<std::string>&, const std::optional<std::string>&, int, const std::string&,
                     std::function<void(const nlc::FitProgress&)>, const std::optional<std::pair<uint32_t, uint32_t>>&>(),
-           py::arg("model") = py::none(), py::kw_only(), py::arg("codec") = py::none(), py::arg("effort") = 1,
+           py::arg("model") = py::none(), py::kw_only(), py::arg("codec") = py::none(), py::arg("effort") = nlc::kDefaultEffort,
            py::arg("device") = "cpu", py::arg("progress") = py::none(), py::arg("tile") = py::none())
       .def("encode", &PyEncoder::encode, py::arg("image"), py::arg("quality"),
            R"(Compresses one image: a uint8 array H x W x 3 (RGB), H x W x 1 or H x W (gray).
