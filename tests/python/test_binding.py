@@ -187,6 +187,13 @@ class Errors(unittest.TestCase):
             nlc.Encoder(device="tpu")
         with self.assertRaises(ValueError):
             nlc.Encoder(codec="inr", effort=7)
+        # The efforts' range and default are the library's (nlc/codec.h), exported once.
+        self.assertTrue(0 <= nlc.DEFAULT_EFFORT <= nlc.MAX_EFFORT)
+        nlc.Encoder(codec="inr", effort=nlc.MAX_EFFORT)
+        with self.assertRaises(ValueError):
+            nlc.Encoder(codec="inr", effort=nlc.MAX_EFFORT + 1)
+        with self.assertRaises(ValueError):
+            nlc.Encoder(codec="inr", effort=-1)
         with self.assertRaises(ValueError):
             nlc.Encoder(codec="sirens")
         with self.assertRaises(ValueError):
