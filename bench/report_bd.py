@@ -1,0 +1,64 @@
+"""BD-rates between the curves of `nlc eval` reports on a subset of their images: for each
+report's `nlc` curve (and the baselines of the first report), the per-image points of the
+chosen images averaged per quality as `nlc eval` averages them (mean bpp, mean PSNR-RGB),
+then the Bjontegaard rate difference of every pair (log rate as a cubic in PSNR, integrated
+over the common PSNR range: on a report's whole image set it gives `nlc eval`'s own figures).
+It compares efforts measured in different runs on the images they share, e.g. effort 3 on a
+subset against effort 2 over all 24:
+
+    /usr/bin/python3 bench/report_bd.py kodim01,kodim02 e1=docs/kodak-eval-inr-e1.json \\
+        e2=docs/kodak-eval-inr-e2.json e3=docs/kodak-eval-inr-e3-n2.json
+"""
+import json
+import sys
+
+import numpy as np
+
+
+def curve(path, codec, images):
+    c = json.load(open(path))["codecs"][codec]
+    points = {}
+    for p in c["per_image"]:
+        if p["image"] in images:
+            points.setdefault(p["quality"], []).append((p["bpp"], p["psnr_rgb"]))
+    missing = [q for q, v in points.items() if len(v) != len(images)]
+    if not points or missing:
+        sys.exit(f"{path}: {codec} lacks some of {','.join(images)}")
+    qs = sorted(points)
+    return [np.mean([b for b, _ in points[q]]) for q in qs], [np.mean([p for _, p in points[q]]) for q in qs]
+
+
+def bd_rate(anchor, test):
+    (ar, ap), (tr, tp) = anchor, test
+    if len(ar) < 4 or len(tr) < 4:
+        sys.exit("BD-rate needs at least 4 points per curve")
+    fa, ft = np.polyint(np.polyfit(ap, np.log(ar), 3)), np.polyint(np.polyfit(tp, np.log(tr), 3))
+    lo, hi = max(min(ap), min(tp)), min(max(ap), max(tp))
+    if hi <= lo:
+        return float("nan")
+    ia = np.polyval(fa, hi) - np.polyval(fa, lo)
+    it = np.polyval(ft, hi) - np.polyval(ft, lo)
+    return 100 * (np.exp((it - ia) / (hi - lo)) - 1)
+
+
+def main():
+    if len(sys.argv) < 3 or any("=" not in a for a in sys.argv[2:]):
+        sys.exit(__doc__)
+    images = sys.argv[1].split(",")
+    reports = [a.split("=", 1) for a in sys.argv[2:]]
+    curves = {name: curve(path, "nlc", images) for name, path in reports}
+    first = json.load(open(reports[0][1]))["codecs"]
+    for base in [c for c in first if c != "nlc"]:
+        curves[base] = curve(reports[0][1], base, images)
+    names = list(curves)
+    for name in names:
+        r, p = curves[name]
+        print(f"{name:8s} " + "  ".join(f"{b:.3f}/{q:.2f}" for b, q in zip(r, p)))
+    for i, test in enumerate(names[: len(reports)]):
+        for anchor in names:
+            if anchor != test and (anchor not in names[: len(reports)] or names.index(anchor) < i):
+                print(f"BD-rate of {test} against {anchor}: {bd_rate(curves[anchor], curves[test]):+.1f}%")
+
+
+if __name__ == "__main__":
+    main()
