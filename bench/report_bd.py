@@ -2,7 +2,8 @@
 report's `nlc` curve (and the baselines of the first report), the per-image points of the
 chosen images averaged per quality as `nlc eval` averages them (mean bpp, mean PSNR-RGB),
 then the Bjontegaard rate difference of every pair (log rate as a cubic in PSNR, integrated
-over the common PSNR range: on a report's whole image set it gives `nlc eval`'s own figures).
+over the common PSNR range: the definition of eval/bd_rate.cc, which the Python binding does
+not reach; on a report's whole image set this gives `nlc eval`'s own figures).
 It compares efforts measured in different runs on the images they share, e.g. effort 3 on a
 subset against effort 2 over all 24:
 
@@ -50,14 +51,14 @@ def main():
     first = json.load(open(reports[0][1]))["codecs"]
     for base in [c for c in first if c != "nlc"]:
         curves[base] = curve(reports[0][1], base, images)
-    names = list(curves)
-    for name in names:
-        r, p = curves[name]
+    for name, (r, p) in curves.items():
         print(f"{name:8s} " + "  ".join(f"{b:.3f}/{q:.2f}" for b, q in zip(r, p)))
-    for i, test in enumerate(names[: len(reports)]):
-        for anchor in names:
-            if anchor != test and (anchor not in names[: len(reports)] or names.index(anchor) < i):
-                print(f"BD-rate of {test} against {anchor}: {bd_rate(curves[anchor], curves[test]):+.1f}%")
+    # Each report's curve against the reports before it and against the baselines.
+    tests = [name for name, _ in reports]
+    baselines = [name for name in curves if name not in tests]
+    for i, test in enumerate(tests):
+        for anchor in tests[:i] + baselines:
+            print(f"BD-rate of {test} against {anchor}: {bd_rate(curves[anchor], curves[test]):+.1f}%")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 #include "models/inr/fastmath.h"
@@ -207,7 +208,8 @@ void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, double n
 Sizes preset_sizes(int effort, int w, int h) {
   Sizes s;
   s.levels = level_count(w, h);
-  static const int hidden[kMaxEffort + 1] = {8, 16, 24, 32}, arm[kMaxEffort + 1] = {8, 12, 16, 24};
+  static constexpr int hidden[] = {8, 16, 24, 32}, arm[] = {8, 12, 16, 24};
+  static_assert(std::size(hidden) == kMaxEffort + 1 && std::size(arm) == kMaxEffort + 1, "a width per effort");
   const int e = std::clamp(effort, 0, kMaxEffort);
   s.hidden = hidden[e];
   s.arm_hidden = arm[e];
@@ -215,7 +217,8 @@ Sizes preset_sizes(int effort, int w, int h) {
 }
 
 int preset_iterations(int effort) {
-  static const int it[kMaxEffort + 1] = {300, 1000, 3000, 8000};
+  static constexpr int it[] = {300, 1000, 3000, 8000};
+  static_assert(std::size(it) == kMaxEffort + 1, "a step count per effort");
   return it[std::clamp(effort, 0, kMaxEffort)];
 }
 
