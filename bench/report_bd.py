@@ -16,8 +16,16 @@ import sys
 import numpy as np
 
 
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)["codecs"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"{path}: not an nlc eval report ({e})")
+
+
 def curve(path, codec, images):
-    c = json.load(open(path))["codecs"][codec]
+    c = load(path)[codec]
     points = {}
     for p in c["per_image"]:
         if p["image"] in images:
@@ -48,7 +56,7 @@ def main():
     images = sys.argv[1].split(",")
     reports = [a.split("=", 1) for a in sys.argv[2:]]
     curves = {name: curve(path, "nlc", images) for name, path in reports}
-    first = json.load(open(reports[0][1]))["codecs"]
+    first = load(reports[0][1])
     for base in [c for c in first if c != "nlc"]:
         curves[base] = curve(reports[0][1], base, images)
     for name, (r, p) in curves.items():
