@@ -19,9 +19,10 @@ The teacher is trained on the training split only, so the validation split stays
     /usr/bin/python3 models/train/classifier/train.py DATA --input latent OUT.pt [--epochs 16]
 
 Logs one CSV row per epoch (train loss, validation top-1, seconds) to OUT.csv; the weights
-of the last epoch go to OUT.pt (export.py turns them into a .nlcm).
+of the last epoch go to OUT.pt (export.py turns them into a .nlcm), or with `--ema D` their
+moving average (decay D a step, BatchNorm statistics included), logged beside them.
 """
-import argparse, csv, os, sys, time
+import argparse, copy, csv, os, sys, time
 
 import numpy as np
 import torch
@@ -143,7 +144,12 @@ def main():
     ap.add_argument("--teacher", help="a pixel classifier .nlcm to distil from (needs --kd)")
     ap.add_argument("--kd", type=float, default=0.0, help="weight of the distillation term, 0..1")
     ap.add_argument("--kd-temperature", type=float, default=4.0)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights (and BatchNorm's statistics) "
+                         "with this decay per step, e.g. 0.999, and save it instead of the last step's")
     a = ap.parse_args()
+    if not 0 <= a.ema < 1:
+        raise SystemExit("--ema takes a decay in [0, 1)")
     if (a.teacher is None) != (a.kd == 0) or not 0 <= a.kd <= 1:
         raise SystemExit("--teacher and --kd (a weight in 0..1) go together")
     torch.set_num_threads(a.threads)
@@ -160,6 +166,8 @@ def main():
         print(f"teacher {a.teacher}: top-1 {float((soft[0].argmax(1) == yt).float().mean()):.4f} on the "
               "training split", flush=True)
     model = Classifier(a.input, dropout=a.dropout)
+    ema = copy.deepcopy(model) if a.ema else None
+    ema_steps = 0
     batch = 64
     steps = a.epochs * ((len(xt) + batch - 1) // batch)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
@@ -167,7 +175,7 @@ def main():
     shift = a.shift if a.shift is not None else 1 if a.input == "latent" else 16
     log = open(os.path.splitext(a.out)[0] + ".csv", "w", newline="")
     w = csv.writer(log)
-    w.writerow(["epoch", "train_loss", "val_top1", "seconds"])
+    w.writerow(["epoch", "train_loss", "val_top1", "seconds"] + (["ema_val_top1"] if ema else []))
     t0 = time.time()
     for epoch in range(a.epochs):
         model.train()
@@ -188,13 +196,26 @@ def main():
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                # The usual warm-up, (1 + n) / (10 + n), so the first steps' weights do not linger.
+                ema_steps += 1
+                d = min(a.ema, (1 + ema_steps) / (10 + ema_steps))
+                with torch.no_grad():
+                    for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+                        if e.dtype.is_floating_point:
+                            e.mul_(d).add_(m, alpha=1 - d)
+                        else:  # BatchNorm's step count
+                            e.copy_(m)
             total += float(loss) * len(idx)
         top1 = evaluate(model, xv, yv, mean, std, a.input)
-        w.writerow([epoch + 1, f"{total / len(xt):.4f}", f"{top1:.4f}", f"{time.time() - t0:.0f}"])
+        ema_top1 = evaluate(ema, xv, yv, mean, std, a.input) if ema is not None else None
+        w.writerow([epoch + 1, f"{total / len(xt):.4f}", f"{top1:.4f}", f"{time.time() - t0:.0f}"] +
+                   ([f"{ema_top1:.4f}"] if ema is not None else []))
         log.flush()
-        print(f"epoch {epoch + 1}: loss {total / len(xt):.4f}, val top-1 {top1:.4f}, {time.time() - t0:.0f} s",
+        print(f"epoch {epoch + 1}: loss {total / len(xt):.4f}, val top-1 {top1:.4f}" +
+              (f", averaged weights {ema_top1:.4f}" if ema is not None else "") + f", {time.time() - t0:.0f} s",
               flush=True)
-    torch.save({"input": a.input, "state": model.state_dict(), "mean": mean, "std": std,
+    torch.save({"input": a.input, "state": (ema if ema is not None else model).state_dict(), "mean": mean, "std": std,
                 "classes": open(os.path.join(a.data, "classes.txt")).read().split(),
                 "epochs": a.epochs, "recipe": vars(a)}, a.out)
 
