@@ -192,6 +192,8 @@ expect 0 "classify --json" -- "$NLC" classify "$TMP/k2.nlc" "$TMP/k2.nlc" --json
 expect 1 "classify a stream of another model" -- "$NLC" classify "$TMP/k2.nlc" "$TMP/kt.nlc"
 grep -q "wrong model" "$TMP/err" || { echo "FAIL: classify: wrong model not named"; fail=1; }
 grep -q "^$TMP/k2.nlc:" "$TMP/out" || { echo "FAIL: classify stopped at the bad stream"; fail=1; }
+expect 1 "classify an INR stream" -- "$NLC" classify "$TMP/inr.nlc"
+grep -q "model-free codec 'inr.*(wrong model)" "$TMP/err" || { echo "FAIL: classify: INR stream not named"; cat "$TMP/err"; fail=1; }
 expect 0 "model-info of a classifier" -- "$NLC" model-info -m "$SRC/models/train/classifier/imagenette-pixels-v1.nlcm"
 grep -q "^arch *classifier-v1" "$TMP/out" && grep -q "^input *pixels, 3 channels" "$TMP/out" &&
   grep -q "^reads *streams of codec model sha256:$("$NLC" model-info | sed -n 's/^identity *sha256://p')" "$TMP/out" ||

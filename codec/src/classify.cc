@@ -55,8 +55,12 @@ Classification Classifier::classify(const uint8_t* data, size_t size, int top_k)
       std::memcmp(data + bitstream::kModelIdOffset, impl_->net->codec_model().data(), 32) != 0) {
     std::array<uint8_t, 32> id{};
     std::memcpy(id.data(), data + bitstream::kModelIdOffset, 32);
-    throw StreamError("stream was encoded with model sha256:" + to_hex(id).substr(0, 16) +
-                      "..., this classifier reads streams of model sha256:" + impl_->codec_identity.substr(0, 16) +
+    // A model-free codec's identity names no file a user has: say which codec it is.
+    const auto free = model_free_architecture(id);
+    throw StreamError((free ? "stream was coded with the model-free codec '" + free->arch() +
+                                  "' (fitted to the image: no model's latent to classify)"
+                            : "stream was encoded with model sha256:" + to_hex(id).substr(0, 16) + "...") +
+                      ", this classifier reads streams of model sha256:" + impl_->codec_identity.substr(0, 16) +
                       "... (wrong model)");
   }
   using clock = std::chrono::steady_clock;
