@@ -6,7 +6,7 @@ nlc.Classifier) by the latent classifier and, when given, by the pixel classifie
 images/s (one stream at a time, after a warm-up), mean decode and inference ms, bpp.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/classify_bench.py ../shared/data/imagenette/train \\
-        --latent models/imagenette-latent-v3.nlcm [--pixels PIXELS.nlcm] [-q 2] [--limit N]
+        --latent models/imagenette-latent-v4.nlcm [--pixels PIXELS.nlcm] [-q 2] [--limit N]
 """
 import argparse, os, sys, time
 

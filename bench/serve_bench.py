@@ -5,7 +5,7 @@ the rest Imagenette validation photos coded at quality 2 with the default model.
 requests/s, latency percentiles and the server's resident memory before and after; checks
 that every good request got a label and every bad one a 4xx.
 
-    /usr/bin/python3 bench/serve_bench.py build/nlc --classifier models/imagenette-latent-v3.nlcm \\
+    /usr/bin/python3 bench/serve_bench.py build/nlc --classifier models/imagenette-latent-v4.nlcm \\
         ../shared/data/imagenette/train [--requests 2000] [--connections 8] [--threads N]
 """
 import argparse, http.client, json, os, random, re, signal, subprocess, sys, tempfile, threading, time

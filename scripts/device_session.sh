@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 W=/tmp/nlc-device
 OUT=${OUT:-/tmp/nlc-device-out}
 
-SLIM=(models/mshp-gain-v1-clc.nlcm models/imagenette-latent-v3.nlcm models/train/classifier
+SLIM=(models/mshp-gain-v1-clc.nlcm models/imagenette-latent-v4.nlcm models/train/classifier
       conformance/reference docs)
 
 case "${1:-}" in

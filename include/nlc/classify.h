@@ -30,7 +30,7 @@ struct Classification {
 };
 
 // The bundled classifier: $NLC_CLASSIFIER, else <prefix>/share/nlc/classifier.nlcm next to
-// the executable, else the source tree's models/imagenette-latent-v3.nlcm (Imagenette's 10
+// the executable, else the source tree's models/imagenette-latent-v4.nlcm (Imagenette's 10
 // classes, from latents of the default model at quality 2). ModelError if none.
 std::string default_classifier_path();
 
