@@ -168,6 +168,9 @@ def main():
     model = Classifier(a.input, dropout=a.dropout)
     ema = copy.deepcopy(model) if a.ema else None
     ema_steps = 0
+    # state_dict() tensors share storage with the parameters and buffers, which the optimiser
+    # and BatchNorm update in place: the pairs are taken once.
+    ema_pairs = list(zip(ema.state_dict().values(), model.state_dict().values())) if ema is not None else []
     batch = 64
     steps = a.epochs * ((len(xt) + batch - 1) // batch)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
@@ -201,7 +204,7 @@ def main():
                 ema_steps += 1
                 d = min(a.ema, (1 + ema_steps) / (10 + ema_steps))
                 with torch.no_grad():
-                    for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+                    for e, m in ema_pairs:
                         if e.dtype.is_floating_point:
                             e.mul_(d).add_(m, alpha=1 - d)
                         else:  # BatchNorm's step count
