@@ -30,10 +30,30 @@ grep -q "resumed .* at step 4" "$WORK/run2.txt"
 # CLC on top (models/train/clc): dictionary, branch, quantisation, export; the C++ codes with it.
 "$PY" -m nlc_train.export "$WORK/ck/latest.pt" "$WORK/base.nlcm" --dtype f16 --calib "$WORK/data"
 "$PY" "$SRC/models/train/clc/train.py" --base "$WORK/base.nlcm" --checkpoint "$WORK/ck/latest.pt" \
-  --data "$WORK/data" --out "$WORK/clc.nlcm" --K 4 --region 2 --width 8 --steps 20 | tee "$WORK/clc.txt"
+  --data "$WORK/data" --out "$WORK/clc.nlcm" --K 4 --region 2 --width 8 --steps 20 \
+  --save-branch "$WORK/branch.pt" | tee "$WORK/clc.txt"
 grep -q "held-back q5.0: y bpp base" "$WORK/clc.txt"
 "$NLC" encode "$WORK/data/img1.png" -m "$WORK/clc.nlcm" -q 2 -o "$WORK/clc.nlc"
 "$NLC" decode "$WORK/clc.nlc" -m "$WORK/clc.nlcm" -o "$WORK/clc.png"
+# End-to-end fine-tuning with the reference in the loop (finetune.py), then the model files
+# from its checkpoint and branch: the base re-exported, the branch quantised for it.
+"$PY" "$SRC/models/train/clc/finetune.py" --checkpoint "$WORK/ck/latest.pt" --base "$WORK/base.nlcm" \
+  --clc "$WORK/clc.nlcm" --branch "$WORK/branch.pt" --data "$WORK/data" --out "$WORK/ft" \
+  --steps 3 --batch 2 --crop 64 --device cpu --log-every 1 | tee "$WORK/ft.txt"
+grep -q "^step 3 loss" "$WORK/ft.txt"
+"$PY" -m nlc_train.export "$WORK/ft/latest.pt" "$WORK/ft/base.nlcm" --dtype f16 --calib "$WORK/data"
+"$PY" "$SRC/models/train/clc/train.py" --base "$WORK/ft/base.nlcm" --checkpoint "$WORK/ft/latest.pt" \
+  --data "$WORK/data" --dictionary "$WORK/clc.nlcm" --branch "$WORK/ft/branch.pt" --steps 0 \
+  --out "$WORK/ft/clc.nlcm" | tee "$WORK/ft-clc.txt"
+grep -q "held-back q5.0: y bpp base" "$WORK/ft-clc.txt"
+"$NLC" encode "$WORK/data/img1.png" -m "$WORK/ft/clc.nlcm" -q 2 -o "$WORK/ft/clc.nlc"
+"$NLC" decode "$WORK/ft/clc.nlc" -m "$WORK/ft/clc.nlcm" -o "$WORK/ft/clc.png"
+# CLC's bound (models/train/clc/bound.py): oracle, EM-fitted modes, rate-chosen indices.
+"$PY" "$SRC/models/train/clc/bound.py" --base "$WORK/base.nlcm" --checkpoint "$WORK/ck/latest.pt" \
+  --data "$WORK/data" --region 2 --K 2,4 --clc "$WORK/clc.nlcm" --rate-photos 1 --context-steps 4 | tee "$WORK/bound.txt"
+grep -q "q3.5 held-back: 4 modes chosen by rate" "$WORK/bound.txt"
+grep -q "q3.5 held-back, first 1, .*rate " "$WORK/bound.txt"
+grep -q "q3.5 held-back: checkerboard context probe (4 steps)" "$WORK/bound.txt"
 # The compressed-domain classifier's trainer (models/train/classifier) on synthetic latents:
 # a plain run and one with --ema (same seed, so the saved weights must differ), the log's
 # extra column, and the export read back by the C++ runtime.

@@ -32,8 +32,9 @@ def load_image(path, downscale_above=None):
 
 
 class CropSampler:
-    def __init__(self, root, crop, device, downscale_above=640, seed=0):
-        paths = list_images(root)
+    def __init__(self, root, crop, device, downscale_above=640, seed=0, keep=None):
+        """keep: an optional predicate on each image's path relative to root (a split)."""
+        paths = [p for p in list_images(root) if keep is None or keep(os.path.relpath(p, root))]
         if not paths:
             raise SystemExit(f"no PNG/JPEG images under {root}")
         self.images = []

@@ -38,6 +38,19 @@ def describe_device(device):
     return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()}"
 
 
+def setup_device(name, threads=0):
+    """The training device: on the CPU, `threads` threads (0: all cores); on CUDA, cuDNN's
+    autotuner and TF32 matrix products."""
+    device = torch.device(name)
+    if device.type == "cpu":
+        torch.set_num_threads(threads or os.cpu_count())
+    else:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return device
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--data", required=True, help="folder of PNG/JPEG training images")
@@ -61,13 +74,7 @@ def main(argv=None):
     if a.minutes is None and a.steps is None:
         ap.error("give --minutes and/or --steps")
 
-    device = torch.device(a.device)
-    if device.type == "cpu":
-        torch.set_num_threads(a.threads or os.cpu_count())
-    else:
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    device = setup_device(a.device, a.threads)
     os.makedirs(a.ckpt_dir, exist_ok=True)
     ckpt_path = os.path.join(a.ckpt_dir, "latest.pt")
     log_path = os.path.join(a.ckpt_dir, "train_log.csv")
