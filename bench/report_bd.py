@@ -9,6 +9,10 @@ subset against effort 2 over all 24:
 
     /usr/bin/python3 bench/report_bd.py kodim01,kodim02 e1=docs/kodak-eval-inr-e1.json \\
         e2=docs/kodak-eval-inr-e2.json e3=docs/kodak-eval-inr-e3-n2.json
+
+One curve may join the per-image points of several runs of the same codec on different images
+(name=A.json+B.json; an image measured in two of them is refused), e.g. effort 3 measured on
+kodim01-02 in one run and kodim03-04 in another.
 """
 import json
 import sys
@@ -24,15 +28,19 @@ def load(path):
         sys.exit(f"{path}: not an nlc eval report ({e})")
 
 
-def curve(path, codec, images):
-    c = load(path)[codec]
-    points = {}
-    for p in c["per_image"]:
-        if p["image"] in images:
+def curve(paths, codec, images):
+    """paths: one report, or several joined by '+' whose images do not overlap."""
+    points, seen = {}, {}
+    for path in paths.split("+"):
+        for p in load(path)[codec]["per_image"]:
+            if p["image"] not in images:
+                continue
+            if seen.setdefault(p["image"], path) != path:
+                sys.exit(f"{p['image']} is in both {seen[p['image']]} and {path}")
             points.setdefault(p["quality"], []).append((p["bpp"], p["psnr_rgb"]))
     missing = [q for q, v in points.items() if len(v) != len(images)]
     if not points or missing:
-        sys.exit(f"{path}: {codec} lacks some of {','.join(images)}")
+        sys.exit(f"{paths}: {codec} lacks some of {','.join(images)}")
     qs = sorted(points)
     return [np.mean([b for b, _ in points[q]]) for q in qs], [np.mean([p for _, p in points[q]]) for q in qs]
 
@@ -56,7 +64,7 @@ def main():
     images = sys.argv[1].split(",")
     reports = [a.split("=", 1) for a in sys.argv[2:]]
     curves = {name: curve(path, "nlc", images) for name, path in reports}
-    first = load(reports[0][1])
+    first = load(reports[0][1].split("+")[0])
     for base in [c for c in first if c != "nlc"]:
         curves[base] = curve(reports[0][1], base, images)
     for name, (r, p) in curves.items():
