@@ -10,7 +10,6 @@ reference on the held-back photos (never seen by dictionary or branch).
 """
 import argparse
 import hashlib
-import math
 import os
 import random
 import sys
