@@ -231,6 +231,18 @@ struct StageInfo {
   double work_before = 0, work_step = 0, work_all = 0;  // in full-size steps
 };
 
+// The coder's latents: y rounded to integers (within the coder's bound), as the hard phase
+// and the soft phase's judging see them.
+void round_latents(const std::vector<float>& y, std::vector<float>& y_hat) {
+  const size_t n = y.size();
+  y_hat.resize(n);
+  const float lim = float(kMaxLatent - 1);
+  const float* yl = y.data();
+  float* yh = y_hat.data();
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (size_t i = 0; i < n; ++i) yh[i] = std::nearbyint(std::clamp(yl[i], -lim, lim));
+}
+
 // One stage: `total` steps on the image x (w x h) from the state f (sized for its grids),
 // minimising MSE + lambda * bits / (w h).
 void fit_stage(const std::vector<float>& x, int w, int h, int total, double lambda, const FitOptions& o,
@@ -290,15 +302,7 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
   constexpr double kClipRel = 4;
   double ema_norm = 0;
   auto hard_loss = [&] {
-    for (int l = 0; l < L; ++l) {
-      const size_t n = f.y[l].size();
-      y_hat[l].resize(n);
-      const float lim = float(kMaxLatent - 1);
-      const float* yl = f.y[l].data();
-      float* yh = y_hat[l].data();
-#pragma omp parallel for schedule(static) if (n > 16384)
-      for (size_t i = 0; i < n; ++i) yh[i] = std::nearbyint(std::clamp(yl[i], -lim, lim));
-    }
+    for (int l = 0; l < L; ++l) round_latents(f.y[l], y_hat[l]);
     upsample(f.net, gr, y_hat, feat.data());
     synthesis(f.net, feat.data(), h, w, rgb.data(), scratch);
     // Chunks summed in a fixed order, as the step's own error: the same stream every run.
@@ -348,14 +352,8 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
         const uint32_t key = o.seed * 0x9E3779B9u ^ uint32_t(it) * 0x85EBCA6Bu ^ uint32_t(l) * 0xC2B2AE35u;
         soft_round_noisy(f.y[l].data(), n, temp, key, noise, y_hat[l].data(), factor[l].data());
       } else {
-        const float lim = float(kMaxLatent - 1);
-        const float* yl = f.y[l].data();
-        float *yh = y_hat[l].data(), *fa = factor[l].data();
-#pragma omp parallel for schedule(static) if (n > 16384)
-        for (size_t i = 0; i < n; ++i) {
-          yh[i] = std::nearbyint(std::clamp(yl[i], -lim, lim));
-          fa[i] = 1.f;
-        }
+        round_latents(f.y[l], y_hat[l]);
+        std::fill(factor[l].begin(), factor[l].end(), 1.f);
       }
     }
     upsample(f.net, gr, y_hat, feat.data(), &up_scratch);
@@ -424,11 +422,10 @@ void fit_stage(const std::vector<float>& x, int w, int h, int total, double lamb
       double norm2 = 0;
       for (const auto* t : g.tensors())
         for (float v : *t) norm2 += double(v) * v;
-      const double clip = ema_norm > 0 ? kClipRel * ema_norm : HUGE_VAL;
-      const double norm = std::min(std::sqrt(norm2), clip);
-      ema_norm = ema_norm > 0 ? 0.95 * ema_norm + 0.05 * norm : norm;
-      if (norm2 > clip * clip) {
-        const float k = float(clip / std::sqrt(norm2));
+      const double norm = std::sqrt(norm2), clip = ema_norm > 0 ? kClipRel * ema_norm : HUGE_VAL;
+      ema_norm = ema_norm > 0 ? 0.95 * ema_norm + 0.05 * std::min(norm, clip) : norm;
+      if (norm > clip) {
+        const float k = float(clip / norm);
         for (auto* t : g.tensors())
           for (float& v : *t) v *= k;
       }
