@@ -10,10 +10,15 @@ the latents' ideal rate (no weights, no header: add the C++ stream's INR_PARAMS 
 2 cores, so 3,000 steps take 12 minutes.
 
     /usr/bin/python3 bench/inr_torch_fit.py IMG.png Q STEPS H A [lr=0.01] [lr_lat=...] \
-        [n0=1] [n1=0.5] [t0=0.3] [t1=0.1] [up=bilinear|bicubic] [seed=1] [ste=0.05]
+        [n0=1] [n1=0.5] [t0=0.3] [t1=0.1] [up=bilinear|bicubic] [seed=1] [ste=0.05] \
+        [nb=12|16] [arml=1|2] [synres=1|2]
 
 Q is nlc's quality (lambda = 2e-2 (1e-4 / 2e-2)^(Q/5)); H and A the synthesis and ARM widths
-(effort 2: 24 and 16).
+(effort 2: 24 and 16). nb, arml and synres move the architecture toward Cool-chic 4.2's "hop"
+(H 48, A 16, nb=16 arml=2 synres=2: 16 causal neighbours, a second, residual ARM layer, two 3x3
+residual layers). Note: Cool-chic multiplies its latents by an encoder gain of 16 before
+quantising them, so with Adam its latents move 16 times as far a step as its lr says; the
+default lr_lat here (= lr) does not, lr_lat=0.16 does.
 """
 import math
 import sys
@@ -35,6 +40,12 @@ t0, t1 = float(kv.get("t0", 0.3)), float(kv.get("t1", 0.1))
 up_mode = kv.get("up", "bilinear")
 seed = int(kv.get("seed", 1))
 ste_frac = float(kv.get("ste", 0.05))
+# Architecture knobs toward Cool-chic 4.2's "hop" (nb=16 arml=2 synres=2 with H=48, A=16):
+# nb causal neighbours (12 or 16), arml ARM hidden layers (the second residual, zero-initialised),
+# synres 3x3 residual layers (the first of two with a ReLU, as Cool-chic's "res-relu, res").
+n_nb = int(kv.get("nb", 12))
+arm_layers = int(kv.get("arml", 1))
+syn_res = int(kv.get("synres", 1))
 torch.manual_seed(seed)
 
 lam = 2e-2 * (1e-4 / 2e-2) ** (q / 5.0)
@@ -48,7 +59,8 @@ while L < 7 and (((w - 1) >> L) + ((h - 1) >> L)) > 0:
 sizes = [((h + (1 << l) - 1) >> l, (w + (1 << l) - 1) >> l) for l in range(L)]
 ys = [torch.zeros(1, 1, gh, gw, requires_grad=True) for gh, gw in sizes]
 
-NB = [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2), (-2, -1), (-2, 1), (0, -3), (-3, 0)]
+NB = [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2), (-2, -1), (-2, 1), (0, -3), (-3, 0),
+      (-2, -2), (-2, 2), (-1, -3), (-1, 3)][:n_nb]
 
 
 class Net(torch.nn.Module):
@@ -56,16 +68,24 @@ class Net(torch.nn.Module):
         super().__init__()
         s.s1 = torch.nn.Conv2d(L, H, 1)
         s.s2 = torch.nn.Conv2d(H, 3, 1)
-        s.res = torch.nn.Conv2d(3, 3, 3)
-        torch.nn.init.zeros_(s.res.weight); torch.nn.init.zeros_(s.res.bias)
-        s.a1 = torch.nn.Linear(13, A)
+        s.res = torch.nn.ModuleList(torch.nn.Conv2d(3, 3, 3) for _ in range(syn_res))
+        for r in s.res:
+            torch.nn.init.zeros_(r.weight); torch.nn.init.zeros_(r.bias)
+        s.a1 = torch.nn.Linear(n_nb + 1, A)
+        s.ah = torch.nn.ModuleList(torch.nn.Linear(A, A) for _ in range(arm_layers - 1))
+        for r in s.ah:
+            torch.nn.init.zeros_(r.weight); torch.nn.init.zeros_(r.bias)
         s.a2 = torch.nn.Linear(A, 2)
 
     def synth(s, yh):
         feats = [F.interpolate(y, size=(h, w), mode=up_mode, align_corners=False) if i else y for i, y in enumerate(yh)]
         f = torch.cat(feats, 1)
         o = s.s2(F.relu(s.s1(f)))
-        return o + s.res(F.pad(o, (1, 1, 1, 1), mode="replicate"))
+        for i, r in enumerate(s.res):
+            o = o + r(F.pad(o, (1, 1, 1, 1), mode="replicate"))
+            if i + 1 < len(s.res):
+                o = F.relu(o)
+        return o
 
     def rate(s, yh):
         bits = 0.0
@@ -79,8 +99,11 @@ class Net(torch.nn.Module):
             else:
                 c = torch.zeros_like(y)
             ctx.append(c)
-            cx = torch.cat(ctx, 1).permute(0, 2, 3, 1).reshape(-1, 13)
-            out = s.a2(F.relu(s.a1(cx)))
+            cx = torch.cat(ctx, 1).permute(0, 2, 3, 1).reshape(-1, n_nb + 1)
+            hh = F.relu(s.a1(cx))
+            for r in s.ah:
+                hh = F.relu(hh + r(hh))
+            out = s.a2(hh)
             mu, logb = out[:, 0], out[:, 1].clamp(-3.0, 4.875)
             b = torch.exp(logb)
             v = y.reshape(-1)
@@ -149,5 +172,7 @@ if n_ste and best[1] is not None:
             y.copy_(yb)
         net.load_state_dict(best[1][1])
 mse, bits = evaluate()
+nparams = sum(p.numel() for p in net.parameters())
+print(f"network parameters {nparams}")
 print(f"FINAL q {q} lam {lam:.6g} psnr {-10*math.log10(mse):.3f} bpp_lat {bits/P:.5f} "
       f"D+lamR_lat {mse + lam*bits/P:.6f} time {time.time()-t_start:.0f}s")
