@@ -60,7 +60,10 @@ sizes = [((h + (1 << l) - 1) >> l, (w + (1 << l) - 1) >> l) for l in range(L)]
 ys = [torch.zeros(1, 1, gh, gw, requires_grad=True) for gh, gw in sizes]
 
 NB = [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2), (-2, -1), (-2, 1), (0, -3), (-3, 0),
-      (-2, -2), (-2, 2), (-1, -3), (-1, 3)][:n_nb]
+      (-2, -2), (-2, 2), (-1, -3), (-1, 3)]
+if not 1 <= n_nb <= len(NB):
+    sys.exit(f"nb={n_nb}: the neighbourhood has 1 to {len(NB)} causal neighbours")
+NB = NB[:n_nb]
 
 
 class Net(torch.nn.Module):

@@ -34,7 +34,10 @@ def main():
     files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(a.train) for f in fs
                    if f.lower().endswith((".png", ".jpg", ".jpeg")))
     if a.native:
-        files = [f for f in files if max(Image.open(f).size) >= 768 and min(Image.open(f).size) >= 512]
+        def kodak_sized(f):
+            with Image.open(f) as im:  # reads the header only
+                return max(im.size) >= 768 and min(im.size) >= 512
+        files = [f for f in files if kodak_sized(f)]
     random.seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     if a.per_source:
