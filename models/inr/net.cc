@@ -497,7 +497,6 @@ constexpr int kBlock = 64, kVecs = kBlock / kV;
 struct alignas(64) ArmBlock {
   int nb = 0;
   alignas(64) float c[kArmInputs][kBlock];
-  int64_t pos[kArmInputs][kBlock];  // where context m of latent b came from (-1: none)
   alignas(64) float v[kBlock];      // the latents' own values
   alignas(64) float h[kMaxHidden][kBlock];
   alignas(64) float mu[kBlock], sv[kBlock], dmu[kBlock], ds[kBlock], dv[kBlock];
@@ -613,6 +612,38 @@ void add_into(float* __restrict d, const float* __restrict s, size_t n) {
   for (size_t i = 0; i < n; ++i) d[i] += s[i];
 }
 
+// A block's run of floats: a whole block's (most runs) is a copy of constant size, which the
+// compiler makes a few vector moves (a copy of run-time size was a `rep movs`, slow to start).
+inline void copy_run(float* __restrict d, const float* __restrict s, int n) {
+  if (n == kBlock)
+    std::memcpy(d, s, sizeof(float) * kBlock);
+  else
+    std::memcpy(d, s, sizeof(float) * size_t(n));
+}
+inline void add_run(float* __restrict d, const float* __restrict s, int n) {
+  if (n == kBlock)
+    for (int i = 0; i < kBlock; ++i) d[i] += s[i];
+  else
+    add_into(d, s, size_t(n));
+}
+
+// Context m of a block (row i, columns j .. j + nb - 1 of a grid w wide, in the lane that
+// starts at raster position `begin`) reads the neighbour row ii at columns jj .. jj + nb - 1:
+// start = ii w + jj, and the block's latents lo .. hi - 1 have that neighbour inside the grid
+// and the lane (a contiguous range: the columns are, and the raster position grows with b).
+struct Run {
+  int64_t start = 0;
+  int lo = 0, hi = 0;
+};
+inline Run context_run(int ii, int jj, int nb, int w, size_t begin) {
+  Run r;
+  if (ii < 0) return r;
+  r.start = int64_t(ii) * w + jj;
+  r.lo = int(std::min<int64_t>(nb, std::max<int64_t>({0, -int64_t(jj), int64_t(begin) - r.start})));
+  r.hi = std::max(r.lo, std::min(nb, w - jj));
+  return r;
+}
+
 // Adds a thread's lane-wise sums into g's ARM tensors (lanes in order, in double).
 void add_arm_grad(const ArmGrad& t, int A, Net& g) {
   for (int a = 0; a < A; ++a) {
@@ -633,7 +664,10 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
   const int T = omp_get_max_threads();
   const bool grads = g && dy;
   std::vector<double> bits(size_t(T), 0.0);
-  // Per-thread gradients (contexts cross lanes' owners through the coarser grid).
+  // A grid's latent gradients from its own contexts stay inside the lane, so the thread that
+  // owns the lane adds them to dy directly; the coarser value's gradients land in another
+  // grid, in latents that other threads' lanes also read, so they go to per-thread copies of
+  // the grids 1 .. L-1 (a quarter of the latents), added in thread order at the end.
   std::vector<std::unique_ptr<ArmGrad>> tg(grads ? size_t(T) : 0);
   std::vector<std::vector<std::vector<float>>> tdy(grads ? size_t(T) : 0);
   for (auto& t : tg) t = std::make_unique<ArmGrad>();
@@ -641,7 +675,7 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
 #pragma omp parallel for schedule(static, 1)
   for (int t = 0; t < int(tdy.size()); ++t) {
     tdy[size_t(t)].resize(size_t(levels));
-    for (int l = 0; l < levels; ++l) tdy[size_t(t)][l].assign(y[l].size(), 0.f);
+    for (int l = 1; l < levels; ++l) tdy[size_t(t)][l].assign(y[l].size(), 0.f);
   }
   for (int l = 0; l < levels; ++l) {
     const Grid G = gr[l];
@@ -650,9 +684,6 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
     const float* yl = y[l].data();
     const float* yc = l + 1 < levels ? y[l + 1].data() : nullptr;
     const int cw = l + 1 < levels ? gr[l + 1].w : 0;
-    // Raster offsets of the neighbours (all behind: dy < 0, or dy = 0 and dx < 0).
-    std::array<int64_t, kContext> off;
-    for (int m = 0; m < kContext; ++m) off[size_t(m)] = int64_t(kNeighbours[m][0]) * G.w + kNeighbours[m][1];
 #pragma omp parallel
     {
       const int t = omp_get_thread_num();
@@ -662,48 +693,41 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
 #pragma omp for schedule(static)
       for (uint32_t k = 0; k < lanes; ++k) {
         const size_t begin = N * k / lanes, end = N * (k + 1) / lanes;
-        for (size_t p0 = begin; p0 < end; p0 += kBlock) {
-          const int nb = int(std::min<size_t>(kBlock, end - p0));
+        // Blocks never cross a row's end, so each context of a block is one run of the grid
+        // (shifted by its neighbour's offset), cut where it would leave the grid's columns or
+        // reach behind the lane's first latent: copied, and its gradients added back, as runs.
+        // (Blocks that crossed rows took a latent-by-latent gather, a third of arm_rate()'s
+        // time on effort 2's fits.)
+        for (size_t p0 = begin; p0 < end;) {
+          const int i = int(p0 / size_t(G.w)), j = int(p0 % size_t(G.w));
+          const int nb = int(std::min<size_t>({size_t(kBlock), end - p0, size_t(G.w - j)}));
           B->nb = nb;
-          int i = int(p0 / size_t(G.w)), j = int(p0 % size_t(G.w));  // then stepped, not divided
-          // A block inside one row whose every neighbourhood lies inside the grid and the lane
-          // (the farthest neighbour back is 3 rows up, the columns span j - 3 .. j + 2): its
-          // contexts are runs of the grid, copied, and their gradients added back, as runs.
-          const bool interior = j >= 3 && j + nb + 2 <= G.w && p0 >= begin + 3 * size_t(G.w);
-          const size_t cr = yc ? size_t(i / 2) * cw : 0;  // the coarser grid's row (interior blocks)
-          if (interior) {
-            for (int m = 0; m < kContext; ++m) std::memcpy(B->c[m], yl + p0 - size_t(-off[m]), sizeof(float) * nb);
-            for (int b = 0; b < nb; ++b) B->c[kContext][b] = yc ? yc[cr + size_t(j + b) / 2] : 0.f;
-            std::memcpy(B->v, yl + p0, sizeof(float) * nb);
-          } else {
-            for (int b = 0; b < nb; ++b) {
-              for (int m = 0; m < kContext; ++m) {
-                const int ii = i + kNeighbours[m][0], jj = j + kNeighbours[m][1];
-                const bool ok = ii >= 0 && jj >= 0 && jj < G.w && size_t(ii) * G.w + jj >= begin;
-                B->pos[m][b] = ok ? int64_t(size_t(ii) * G.w + jj) : -1;
-                B->c[m][b] = ok ? yl[size_t(ii) * G.w + jj] : 0.f;
-              }
-              B->pos[kContext][b] = yc ? int64_t(size_t(i / 2) * cw + j / 2) : -1;
-              B->c[kContext][b] = yc ? yc[size_t(i / 2) * cw + j / 2] : 0.f;
-              B->v[b] = yl[p0 + size_t(b)];
-              if (++j == G.w) j = 0, ++i;
+          std::array<Run, kContext> runs;
+          for (int m = 0; m < kContext; ++m) {
+            runs[size_t(m)] = context_run(i + kNeighbours[m][0], j + kNeighbours[m][1], nb, G.w, begin);
+            const Run& r = runs[size_t(m)];
+            float* c = B->c[m];
+            for (int b = 0; b < r.lo; ++b) c[b] = 0.f;
+            copy_run(c + r.lo, yl + r.start + r.lo, r.hi - r.lo);
+            for (int b = r.hi; b < nb; ++b) c[b] = 0.f;
+          }
+          const size_t cr = yc ? size_t(i / 2) * cw : 0;  // the coarser grid's row
+          for (int b = 0; b < nb; ++b) B->c[kContext][b] = yc ? yc[cr + size_t(j + b) / 2] : 0.f;
+          copy_run(B->v, yl + p0, nb);
+          local += arm_block(n, *B, grads ? tg[size_t(t)].get() : nullptr);
+          if (grads) {
+            float* own = (*dy)[l].data();
+            add_run(own + p0, B->dv, nb);
+            for (int m = 0; m < kContext; ++m) {
+              const Run& r = runs[size_t(m)];
+              if (r.hi > r.lo) add_run(own + size_t(r.start + r.lo), B->c[m] + r.lo, r.hi - r.lo);
+            }
+            if (yc) {
+              float* coarse = tdy[size_t(t)][l + 1].data() + cr;
+              for (int b = 0; b < nb; ++b) coarse[size_t(j + b) / 2] += B->c[kContext][b];
             }
           }
-          local += arm_block(n, *B, grads ? tg[size_t(t)].get() : nullptr);
-          if (!grads) continue;
-          auto& D = tdy[size_t(t)];
-          if (interior) {
-            add_into(&D[l][p0], B->dv, size_t(nb));
-            for (int m = 0; m < kContext; ++m) add_into(&D[l][p0 - size_t(-off[m])], B->c[m], size_t(nb));
-            if (yc)
-              for (int b = 0; b < nb; ++b) D[l + 1][cr + size_t(j + b) / 2] += B->c[kContext][b];
-            continue;
-          }
-          for (int b = 0; b < nb; ++b) {
-            D[l][p0 + size_t(b)] += B->dv[b];
-            for (int m = 0; m < kArmInputs; ++m)
-              if (B->pos[m][b] >= 0) D[m < kContext ? l : l + 1][size_t(B->pos[m][b])] += B->c[m][b];
-          }
+          p0 += size_t(nb);
         }
       }
       bits[size_t(t)] += local;
@@ -713,9 +737,9 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
   for (double b : bits) total += b;
   if (grads) {
     for (const auto& t : tg) add_arm_grad(*t, n.s.arm_hidden, *g);
-    // Added in thread order for each element (as a serial loop over the threads would), the
-    // elements split over the threads in chunks.
-    for (int l = 0; l < levels; ++l) {
+    // The coarser values' gradients, added in thread order for each element (as a serial loop
+    // over the threads would), the elements split over the threads in chunks.
+    for (int l = 1; l < levels; ++l) {
       float* d = (*dy)[l].data();
       const size_t N = (*dy)[l].size();
       constexpr size_t kChunk = 4096;
