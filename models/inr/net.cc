@@ -606,7 +606,7 @@ double arm_block(const Net& n, ArmBlock& B, ArmGrad* g) {
 }
 
 // d[i] += s[i] (vectorised: the pointers do not alias), built for AVX-512, AVX2 and the
-// baseline (the ARM's gradient scatter is runs of 64 of these).
+// baseline (the ARM's partial gradient runs and the threads' reduction).
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void add_into(float* __restrict d, const float* __restrict s, size_t n) {
   for (size_t i = 0; i < n; ++i) d[i] += s[i];
@@ -696,8 +696,7 @@ double arm_rate(const Net& n, const std::vector<Grid>& gr, const std::vector<std
         // Blocks never cross a row's end, so each context of a block is one run of the grid
         // (shifted by its neighbour's offset), cut where it would leave the grid's columns or
         // reach behind the lane's first latent: copied, and its gradients added back, as runs.
-        // (Blocks that crossed rows took a latent-by-latent gather, a third of arm_rate()'s
-        // time on effort 2's fits.)
+        // (Blocks at a row's ends or across two rows used to be gathered latent by latent.)
         for (size_t p0 = begin; p0 < end;) {
           const int i = int(p0 / size_t(G.w)), j = int(p0 % size_t(G.w));
           const int nb = int(std::min<size_t>({size_t(kBlock), end - p0, size_t(G.w - j)}));
