@@ -289,9 +289,7 @@ Encoder Encoder::without_model(const std::string& codec, const FitOptions& fit) 
   if (!a) throw std::invalid_argument("no codec '" + codec + "' that needs no model (known: inr)");
   if (auto* inr = dynamic_cast<InrCodec*>(a.get())) {
     inr::FitOptions o;
-    o.effort = fit.effort;
-    o.progress = fit.progress;
-    o.stop = fit.stop;
+    static_cast<FitOptions&>(o) = fit;
     inr->set_fit(o);
   }
   Encoder e;

@@ -129,11 +129,10 @@ LaplaceBin laplace_bin(double v, double mu, double b);
 inline constexpr double kLogBMin = -3.0, kLogBMax = 4.875;
 
 // ---- fitting ----
-struct FitOptions {
-  double lambda = 1e-3;      // loss = MSE([0,1] RGB) + lambda * bpp
-  int effort = kDefaultEffort;  // 0 .. kMaxEffort (nlc/codec.h): presets (iterations, widths)
-  std::function<void(const FitProgress&)> progress;  // every 10 steps and at each stage's end
-  const std::atomic<bool>* stop = nullptr;  // set: stop fitting, code the current state
+// The public options (nlc/codec.h: effort, progress every 10 steps and at each stage's end,
+// the stop flag that codes the state reached) and what the codec derives for each image.
+struct FitOptions : nlc::FitOptions {
+  double lambda = 1e-3;  // loss = MSE([0,1] RGB) + lambda * bpp
   uint32_t seed = 1;
 };
 struct Fitted {
