@@ -80,9 +80,7 @@ def region_tables(recs, qv, thresholds, R):
             sg = clc.pow2_scale(sq, torch.full_like(sq, k))
             index = (sg.unsqueeze(-1) >= thr).sum(-1)
             sig = table[index]
-            q = torch.round(y - mu)
-            n = torch.distributions.Normal(torch.zeros_like(sig), sig)
-            bits = -torch.log2((n.cdf(q + 0.5) - n.cdf(q - 0.5)).clamp(min=1e-9))
+            bits = clc_train.gaussian_bits_map(y, mu, sig)
             per_step.append(region_sum(bits, R).flatten(1))          # [M, regions]
         out.append(torch.stack(per_step).permute(2, 0, 1).float())    # [regions, S, M]
     return torch.cat(out)
@@ -124,11 +122,6 @@ def entry_c1(d, qb):
     return out[:, :, R - 1:2 * R - 1, R - 1:2 * R - 1]
 
 
-def requant(acc, L):
-    mul = torch.from_numpy(L["mul"].astype(np.int64)).view(-1, 1, 1)
-    return (acc * mul + (1 << (L["shift"] - 1))) >> L["shift"]
-
-
 def rate_match(d, qb, thresholds, s, ek, index_bits):
     """Per region, the entry whose conditioned (mu, scale index) code the region's y in the
     fewest bits plus its index's bits. Each entry is tried as if tiled over the whole grid, so
@@ -150,14 +143,12 @@ def rate_match(d, qb, thresholds, s, ek, index_bits):
     arg = torch.zeros((gh, gw), dtype=torch.long)
     for k in range(K):
         acc = (A + ek[k].repeat(1, gh, gw)[:, :h, :w]).round().long()
-        hd = requant(acc, qb["c1"]).clamp(0, integer_hs.ACT_MAX).double()
-        o = requant(F.conv2d(hd[None], W2, b2)[0].round().long(), qb["c2"])
+        hd = integer_hs.requantize(acc, qb["c1"]).clamp(0, integer_hs.ACT_MAX).double()
+        o = integer_hs.requantize(F.conv2d(hd[None], W2, b2)[0].round().long(), qb["c2"])
         mu = (mu_q + o[:M].clamp(-integer_hs.OUT_CLAMP, integer_hs.OUT_CLAMP)).double() / 256
         sg = clc.pow2_scale(sigma_q, o[M:].clamp(clc.DSIG_MIN, clc.DSIG_MAX))
         sig = table[(sg.clamp(-integer_hs.OUT_CLAMP, integer_hs.OUT_CLAMP).unsqueeze(-1) >= thr).sum(-1)]
-        q = torch.round(y - mu)
-        n = torch.distributions.Normal(torch.zeros_like(sig), sig)
-        bits = region_sum(-torch.log2((n.cdf(q + 0.5) - n.cdf(q - 0.5)).clamp(min=1e-9)).sum(0), R)
+        bits = region_sum(clc_train.gaussian_bits_map(y, mu, sig).sum(0), R)
         bits = bits + float(index_bits[k])
         better = bits < best
         best = torch.where(better, bits, best)

@@ -129,11 +129,15 @@ def load_branch(path, hidden_channels, M, a2_unit=None):
     return branch
 
 
-def gaussian_bits(y_g, mu, sigma):
-    """Bits of round(y_g - mu) + mu under N(mu, sigma) with unit bins (the codec's rate)."""
+def gaussian_bits_map(y_g, mu, sigma):
+    """Bits of each round(y_g - mu) + mu under N(mu, sigma) with unit bins (the codec's rate)."""
     yh = torch.round(y_g - mu) + mu
     n = torch.distributions.Normal(mu, sigma)
-    return -torch.log2((n.cdf(yh + 0.5) - n.cdf(yh - 0.5)).clamp(min=1e-9)).sum()
+    return -torch.log2((n.cdf(yh + 0.5) - n.cdf(yh - 0.5)).clamp(min=1e-9))
+
+
+def gaussian_bits(y_g, mu, sigma):
+    return gaussian_bits_map(y_g, mu, sigma).sum()
 
 
 def ref_real(d, idx, h, w):

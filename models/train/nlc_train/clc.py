@@ -199,9 +199,7 @@ def quantize_branch(branch, s_a2, s_ref, act_max_real):
 def _conv_int(x, L, pad):
     w = torch.from_numpy(L["weight"].astype(np.float64))
     b = torch.from_numpy(L["bias"].astype(np.float64))
-    acc = F.conv2d(x, w, b, padding=pad).round().long()  # exact: |acc| < 2^31
-    mul = torch.from_numpy(L["mul"].astype(np.int64)).view(1, -1, 1, 1)
-    return (acc * mul + (1 << (L["shift"] - 1))) >> L["shift"]
+    return integer_hs.requantize(F.conv2d(x, w, b, padding=pad).round().long(), L)  # exact: |acc| < 2^31
 
 
 def pow2_scale(s, k):

@@ -136,8 +136,11 @@ def quantize(model, act_max_real):
     return out
 
 
-def _requantize(acc, mul, shift):
-    return (acc * mul.view(1, -1, 1, 1) + (1 << (shift - 1))) >> shift
+def requantize(acc, L):
+    """The layer L's per-channel requantisation of int64 accumulators [..., C, h, w]:
+    (acc * mul + 2^(shift-1)) >> shift, as the C++ layers do (CLC's branch too)."""
+    mul = torch.from_numpy(L["mul"].astype(np.int64)).view(-1, 1, 1)
+    return (acc * mul + (1 << (L["shift"] - 1))) >> L["shift"]
 
 
 def simulate(q, z_hat, hidden=False):
@@ -154,7 +157,7 @@ def simulate(q, z_hat, hidden=False):
         else:
             acc = F.conv2d(x, w, b, stride=L["stride"], padding=L["padding"])
         acc = acc.round().long()  # exact: |acc| < 2^31
-        r = _requantize(acc, torch.from_numpy(L["mul"].astype(np.int64)), L["shift"])
+        r = requantize(acc, L)
         if li < 2:
             a = r.clamp(0, ACT_MAX)
             x = a.double()
