@@ -3,7 +3,8 @@ report's `nlc` curve (and the baselines of the first report), the per-image poin
 chosen images averaged per quality as `nlc eval` averages them (mean bpp, mean PSNR-RGB),
 then the Bjontegaard rate difference of every pair (log rate as a cubic in PSNR, integrated
 over the common PSNR range: the definition of eval/bd_rate.cc, which the Python binding does
-not reach; on a report's whole image set this gives `nlc eval`'s own figures).
+not reach; on a report's whole image set this gives `nlc eval`'s own figures, which
+tests/cli_test.sh checks).
 It compares efforts measured in different runs on the images they share, e.g. effort 3 on a
 subset against effort 2 over all 24:
 
