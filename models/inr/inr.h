@@ -15,9 +15,7 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
