@@ -23,7 +23,7 @@ struct Fixture {
   QuantNet qn;
   Fixture() {
     std::mt19937 rng(1);
-    net.init(preset_sizes(1, kW, kH, 1e-3), rng);
+    net.init(preset_sizes(1, kW, kH), rng);
     std::normal_distribution<float> d(0.f, 0.2f);
     for (auto& v : net.wc) v = d(rng);
     std::geometric_distribution<int> mag(0.5);

@@ -700,23 +700,6 @@ TEST(Inr, SoapEigenvectorsAndFirstStep) {
   EXPECT_LT(loss(W, nullptr), 1e-3 * l0);
 }
 
-// Effort 2 takes effort 1's widths at q <= 1/2, where its weights weigh most; the other
-// efforts' widths do not depend on the rate.
-TEST(Inr, PresetWidthsFollowTheRateAtEffort2) {
-  const auto widths = [](int effort, double q) {
-    const Sizes s = preset_sizes(effort, 768, 512, InrCodec::lambda(q));
-    return std::make_pair(s.hidden, s.arm_hidden);
-  };
-  EXPECT_EQ(widths(2, 0.0), widths(1, 0.0));
-  EXPECT_EQ(widths(2, 0.5), widths(1, 0.5));
-  EXPECT_EQ(widths(2, 0.51), std::make_pair(24, 16));
-  EXPECT_EQ(widths(2, 1.0), std::make_pair(24, 16));
-  EXPECT_EQ(widths(2, 3.0), std::make_pair(24, 16));
-  EXPECT_EQ(widths(2, 5.0), std::make_pair(24, 16));
-  for (int e : {0, 1, 3}) EXPECT_EQ(widths(e, 0.0), widths(e, 4.0)) << "effort " << e;
-  EXPECT_GT(widths(3, 0.0).first, widths(2, 3.0).first);
-}
-
 TEST(Inr, HalfSizeWarmUpPieces) {
   std::vector<float> x(27);
   for (int c = 0; c < 3; ++c)
@@ -729,7 +712,7 @@ TEST(Inr, HalfSizeWarmUpPieces) {
   std::mt19937 rng(3);
   const int w = 40, h = 24;
   Fitted full, half;
-  full.net.init(preset_sizes(0, w, h, 1e-3), rng);
+  full.net.init(preset_sizes(0, w, h), rng);
   const int L = full.net.s.levels;
   ASSERT_GE(L, 3);
   Sizes hs = full.net.s;

@@ -205,7 +205,7 @@ void soft_round_noisy(const float* y, size_t n, double t, uint32_t key, double n
                      factor);
 }
 
-Sizes preset_sizes(int effort, int w, int h, double lambda) {
+Sizes preset_sizes(int effort, int w, int h) {
   Sizes s;
   s.levels = level_count(w, h);
   // Effort 0 shares effort 1's widths: at 8 and 8 (360 MAC a pixel) it was too small for its
@@ -216,18 +216,8 @@ Sizes preset_sizes(int effort, int w, int h, double lambda) {
   static constexpr int hidden[] = {16, 16, 24, 32}, arm[] = {12, 12, 16, 24};
   static_assert(std::size(hidden) == kMaxEffort + 1 && std::size(arm) == kMaxEffort + 1, "a width per effort");
   const int e = std::clamp(effort, 0, kMaxEffort);
-  // At the lowest rates (q <= 1/2) effort 2 takes effort 1's widths: its larger network's
-  // weights are a large share of a small stream. On four Kodak-size held-out crops
-  // (bench/validation_set.py --native --per-source 2; 2026-12-06, the same seeds) 16 and 12
-  // instead of 24 and 16 moved D + lambda R at q 0 by -8.4% and -15.6% (the smooth wallpapers
-  // Garden and Kite, 0.03-0.06 bpp), -1.3% and +2.3% (the photographs village and moat, 0.08-0.12
-  // bpp), on average -5.8%; at q 1 by -0.1% on average (+7.0%, -7.7%, -1.0%, +1.2%), hence the
-  // threshold between. Widening at high rates does not pay the other way round: 32 and 24 at
-  // q 2 moved it by +4.0% on average (-1.5% to +15.5%: Kite, the smallest stream, worst), at
-  // q 3 by -0.9% (-6.2% to +6.3%).
-  const int k = e == 2 && lambda >= kNarrowLambda ? 1 : e;
-  s.hidden = hidden[k];
-  s.arm_hidden = arm[k];
+  s.hidden = hidden[e];
+  s.arm_hidden = arm[e];
   return s;
 }
 
@@ -527,7 +517,7 @@ void lift_half(const Fitted& half, Fitted& full) {
 Fitted fit(const std::vector<float>& x, int w, int h, const FitOptions& o) {
   std::mt19937 rng(o.seed);
   Fitted f;
-  f.net.init(preset_sizes(o.effort, w, h, o.lambda), rng);
+  f.net.init(preset_sizes(o.effort, w, h), rng);
   const int L = f.net.s.levels;
   const std::vector<Grid> gr = grids(w, h, L);
   for (int l = 0; l < L; ++l) f.y.emplace_back(size_t(gr[l].h) * gr[l].w, 0.f);

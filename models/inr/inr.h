@@ -159,10 +159,7 @@ struct Soap {
 // The eigenvectors of the symmetric n x n matrix a (row-major) as the columns of q (n x n),
 // by cyclic Jacobi rotations.
 void symmetric_eigvecs(std::vector<double> a, int n, std::vector<double>& q);
-// The network's sizes for an effort, an image and the fit's rate weight lambda (the widths
-// of effort 2 narrow at low rates, lambda >= kNarrowLambda: q <= 1/2).
-inline constexpr double kNarrowLambda = 1.177e-2;  // lambda(1/2) = 2e-2 * (1e-4 / 2e-2)^(1/10) = 1.17733e-2
-Sizes preset_sizes(int effort, int w, int h, double lambda);
+Sizes preset_sizes(int effort, int w, int h);
 // The fit's length in steps at full resolution (fit() spends part of it at half size).
 int preset_iterations(int effort);
 // Fits the model to an image ([3][P] planar in [0,1]): first the coarse grids and the
