@@ -328,7 +328,7 @@ TEST(Inr, ArmRateReferenceGradientsMatchFiniteDifferences) {
 // double reference: the rate and every gradient, on grids with several lanes and blocks.
 TEST(Inr, FastArmRateMatchesTheReference) {
   std::mt19937 rng(8);
-  const int w = 290, h = 140;  // level 0: 40,600 latents -> 3 lanes, partial last blocks
+  const int w = 530, h = 250;  // level 0: 132,500 latents -> 3 lanes, partial last blocks
   const auto gr = grids(w, h, level_count(w, h));
   ASSERT_GT(arm_lanes(size_t(gr[0].h) * gr[0].w), 2u);
   Net n = random_net(int(gr.size()), 4, 12, rng);
@@ -407,7 +407,7 @@ TEST(Inr, FastMathMatchesLibm) {
 // 1 and 2 threads, and the same bytes.
 TEST(Inr, IntegerArmDecodesExactlyWhatWasCoded) {
   std::mt19937 rng(4);
-  const int w = 300, h = 130;  // level 0: 39,000 latents -> 3 lanes
+  const int w = 520, h = 260;  // level 0: 135,200 latents -> 3 lanes
   const auto gr = grids(w, h, level_count(w, h));
   ASSERT_GT(arm_lanes(size_t(gr[0].h) * gr[0].w), 2u);
   Net n = random_net(int(gr.size()), 4, 12, rng);
@@ -431,6 +431,13 @@ TEST(Inr, IntegerArmDecodesExactlyWhatWasCoded) {
   EXPECT_EQ(s1, s2);
   EXPECT_EQ(d1, q);
   EXPECT_EQ(d2, q);
+  // The lane count is the stream's: streams of earlier encoders (16,384 latents a lane: 9
+  // lanes here) and a single lane per grid decode too, and differ from this encoder's.
+  for (size_t per : {size_t(16384), size_t(1) << 30}) {
+    const auto s3 = encode_latents(qn.arm(), gr, q, per);
+    EXPECT_NE(s3, s1) << per;
+    EXPECT_EQ(decode_latents(qn.arm(), gr, s3.data(), s3.size()), q) << per;
+  }
   // Damage: truncations and flipped bytes give StreamError or a decode, never a crash.
   for (size_t cut : {size_t(0), size_t(3), s1.size() / 2, s1.size() - 1})
     EXPECT_THROW(decode_latents(qn.arm(), gr, s1.data(), cut), StreamError) << cut;

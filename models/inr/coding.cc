@@ -141,13 +141,13 @@ void put_u32(std::vector<uint8_t>& o, uint32_t v) {
 }  // namespace
 
 std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
-                                    const std::vector<std::vector<int32_t>>& q) {
+                                    const std::vector<std::vector<int32_t>>& q, size_t lane_latents) {
   const auto& tables = laplace_tables();
   std::vector<uint8_t> out;
   for (int l = int(gr.size()) - 1; l >= 0; --l) {
     const Grid G = gr[l];
     const size_t N = size_t(G.h) * G.w;
-    const uint32_t lanes = arm_lanes(N);
+    const uint32_t lanes = arm_lanes(N, lane_latents);
     const int32_t* qc = l + 1 < int(gr.size()) ? q[l + 1].data() : nullptr;
     const int cw = l + 1 < int(gr.size()) ? gr[l + 1].w : 0;
     std::vector<int32_t> res(N);
