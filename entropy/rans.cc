@@ -112,8 +112,8 @@ QuantizedCdf quantize_pmf(const std::vector<double>& pmf, double escape_weight, 
   return q;
 }
 
-uint32_t default_lane_count(size_t n) {
-  return uint32_t(std::clamp<size_t>((n + 16383) / 16384, 1, 4096));
+uint32_t default_lane_count(size_t n, size_t lane_symbols) {
+  return uint32_t(std::clamp<size_t>((n + lane_symbols - 1) / lane_symbols, 1, 4096));
 }
 
 std::vector<uint8_t> rans_encode(const int32_t* values, const uint16_t* table_index, size_t n,

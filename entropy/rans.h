@@ -70,8 +70,10 @@ void rans_decode_interleaved(const uint8_t* data, size_t size, const uint16_t* t
 void rans_decode_avx2(const uint8_t* data, size_t size, const uint16_t* table_index, size_t n,
                       const std::vector<QuantizedCdf>& tables, int32_t* values);
 
-// The lane count an encoder should use for n symbols: enough lanes for parallel decoding,
-// few enough that the per-lane overhead (4-byte length + 4-byte final state) stays small.
-uint32_t default_lane_count(size_t n);
+// The lane count an encoder should use for n symbols: one lane per lane_symbols (at least
+// one, at most 4,096), enough lanes for parallel decoding, few enough that the per-lane
+// overhead (4-byte length + 4-byte final state) stays small. An entropy model whose context
+// stops at a lane's start (the INR's ARM) takes larger lanes.
+uint32_t default_lane_count(size_t n, size_t lane_symbols = 16384);
 
 }  // namespace nlc

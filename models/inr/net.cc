@@ -485,9 +485,7 @@ LaplaceBin laplace_bin(double v, double mu, double b) {
   return r;
 }
 
-uint32_t arm_lanes(size_t n, size_t lane_latents) {
-  return uint32_t(std::clamp<size_t>((n + lane_latents - 1) / lane_latents, 1, 4096));
-}
+uint32_t arm_lanes(size_t n, size_t lane_latents) { return default_lane_count(n, lane_latents); }
 
 namespace {
 
