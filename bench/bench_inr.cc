@@ -34,7 +34,7 @@ struct Fixture {
       y.emplace_back(v.begin(), v.end());
     }
     qn = quantize(net, 10);
-    coded = encode_latents(qn.arm(), gr, q);
+    coded = encode_latents(qn.arm(), gr, q, qn.lane_header());
   }
 };
 Fixture& fx() {
@@ -85,7 +85,7 @@ BENCHMARK(BM_FitArmRateWithGradients)->Unit(benchmark::kMillisecond)->UseRealTim
 
 void BM_DecodeArm(benchmark::State& st) {
   auto& f = fx();
-  for (auto _ : st) benchmark::DoNotOptimize(decode_latents(f.qn.arm(), f.gr, f.coded.data(), f.coded.size()));
+  for (auto _ : st) benchmark::DoNotOptimize(decode_latents(f.qn.arm(), f.gr, f.coded.data(), f.coded.size(), f.qn.lane_header()));
   st.counters["bytes"] = double(f.coded.size());
 }
 BENCHMARK(BM_DecodeArm)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -13,34 +13,10 @@ checks that count are the size and data checks, not the checksums).
 """
 import os, struct, subprocess, sys, zlib
 
+from nlc_stream import crc32c, header, section, sections
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "tests", "data", "tiny.nlcm")
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
-
-
-def sections(stream):
-    """(header bytes before the sections, [(type, flags, payload)]) of an nlc stream."""
-    hlen = struct.unpack_from("<H", stream, 6)[0]
-    pos, out = 8 + hlen + 4, []
-    while True:
-        t, f, n = struct.unpack_from("<BBI", stream, pos)
-        if t == 0:
-            return stream[:8 + hlen], out
-        out.append((t, f, stream[pos + 6:pos + 6 + n]))
-        pos += 10 + n
-
-
-def section(t, f, p):
-    b = struct.pack("<BBI", t, f, len(p)) + p
-    return b + struct.pack("<I", crc32c(b))
 
 
 def run(cmd):
@@ -69,7 +45,7 @@ def main():
     h = bytearray(head)
     struct.pack_into("<II", h, 8 + 32, 16384, 16384)  # width, height
     struct.pack_into("<I", h, 8 + 48, 2048)  # tile side
-    h = bytes(h) + struct.pack("<I", crc32c(bytes(h)))
+    h = header(h)
     bomb = h + b"".join(section(t, 1, b"") for _ in range(64) for t, _, _ in secs) + section(0, 1, b"")
     open(j("bomb.nlc"), "wb").write(bomb)
     # The model: 64 header bytes and 17 of payload; the header says 17 compressed, 1 GiB raw.

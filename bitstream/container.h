@@ -17,9 +17,10 @@ inline constexpr uint8_t kMagic[4] = {0x89, 'N', 'L', 'C'};
 inline constexpr uint8_t kMajor = 1;
 // The newest minor version this code writes: 1.1 adds the INR codec's section types, 1.2
 // overlapping tiles, 1.3 the CLC reference section, 1.4 the INR codec's parameters of version 3
-// (a weight step per tensor) (docs/bitstream.md). A stream carries the lowest minor version its
+// (a weight step per tensor), 1.5 its parameters of version 4 (compact lane headers in
+// INR_LATENTS) (docs/bitstream.md). A stream carries the lowest minor version its
 // content needs, so streams of the hyperprior without overlapping tiles stay 1.0.
-inline constexpr uint8_t kMinor = 4;
+inline constexpr uint8_t kMinor = 5;
 inline constexpr uint16_t kHeaderFieldBytes = 52;         // header fields of version 1.0
 inline constexpr uint16_t kHeaderFieldBytesOverlap = 56;  // 1.2 with overlapping tiles
 inline constexpr uint16_t kFlagTileOverlap = 1;           // header flag: tiles overlap (1.2)

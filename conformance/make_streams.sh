@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 # Frozen streams (not regenerated: no current encoder writes them) stay; the rest is rewritten.
 #   crop64x48_inr_v1_q2: INR parameters version 1 (bilinear upsampling), nlc of 2026-12-03.
 #   crop64x48_inr_v2_q2: INR parameters version 2 (one weight step; bitstream 1.1), nlc of 2026-12-04.
-find streams -name '*.nlc' ! -name '*_v[12]_*' -delete 2>/dev/null || true; mkdir -p streams
+#   crop64x48_inr_v3_q2: INR parameters version 3 (u32 lane headers; bitstream 1.4), nlc of 2026-12-06.
+find streams -name '*.nlc' ! -name '*_v[123]_*' -delete 2>/dev/null || true; mkdir -p streams
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 "${NLC_PYTHON:-/usr/bin/python3}" - ../assets/kodim23.png "$TMP" <<'PY'
 import sys
@@ -29,7 +30,7 @@ enc crop17x33 3; enc pixel1x1 4; enc gray130x70 1
 # CLC (bitstream 1.3): the bundled CLC model, a REFERENCE section per tile; the default
 # decoder finds the model by the stream's identity.
 "$NLC" encode "$TMP/kodim23.png" --clc -q 2 -o streams/kodim23_clc_q2.nlc 2>/dev/null
-# The INR codec (no model file; bitstream 1.4, parameters version 3): a short fit; the stream,
+# The INR codec (no model file; bitstream 1.5, parameters version 4): a short fit; the stream,
 # not the fit, is the reference.
 "$NLC" encode "$TMP/crop64x48.png" --codec inr --effort 0 -q 2 -o streams/crop64x48_inr_q2.nlc 2>/dev/null
 # The reference decoder: the CPU with oneDNN held to AVX2 (what every x86-64 machine since

@@ -112,7 +112,7 @@ expect 0 "encode --codec inr" -- "$NLC" encode "$TMP/crop.png" --codec inr --eff
 grep -q "fitting  *[0-9]*/[0-9]* (1/2 size)" "$TMP/err" && grep -qE "fitting +([0-9]+)/\1 " "$TMP/err" ||
   { echo "FAIL: no fitting progress line"; cat "$TMP/err"; fail=1; }
 expect 0 "info of an INR stream" -- "$NLC" info "$TMP/inr.nlc"
-grep -q "INR_LATENTS" "$TMP/out" && grep -q "version     1.4" "$TMP/out" || { echo "FAIL: INR sections or version not shown"; cat "$TMP/out"; fail=1; }
+grep -q "INR_LATENTS" "$TMP/out" && grep -q "version     1.5" "$TMP/out" || { echo "FAIL: INR sections or version not shown"; cat "$TMP/out"; fail=1; }
 expect 0 "decode an INR stream with the default model" -- "$NLC" decode "$TMP/inr.nlc" -o "$TMP/inr.png"
 expect 0 "compare" -- "$NLC" compare "$TMP/crop.png" "$TMP/inr.png"
 awk '{ exit !($2 > 20) }' "$TMP/out" || { echo "FAIL: INR reconstruction too poor: $(cat "$TMP/out")"; fail=1; }

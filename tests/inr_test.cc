@@ -422,45 +422,83 @@ TEST(Inr, IntegerArmDecodesExactlyWhatWasCoded) {
   }
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
-  const auto s1 = encode_latents(qn.arm(), gr, q);
-  const auto d1 = decode_latents(qn.arm(), gr, s1.data(), s1.size());
+  const LaneHeader C = LaneHeader::kCompact, U = LaneHeader::kU32;
+  const auto s1 = encode_latents(qn.arm(), gr, q, C);
+  const auto d1 = decode_latents(qn.arm(), gr, s1.data(), s1.size(), C);
   omp_set_num_threads(2);
-  const auto s2 = encode_latents(qn.arm(), gr, q);
-  const auto d2 = decode_latents(qn.arm(), gr, s2.data(), s2.size());
+  const auto s2 = encode_latents(qn.arm(), gr, q, C);
+  const auto d2 = decode_latents(qn.arm(), gr, s2.data(), s2.size(), C);
   omp_set_num_threads(saved);
   EXPECT_EQ(s1, s2);
   EXPECT_EQ(d1, q);
   EXPECT_EQ(d2, q);
+  // The u32 headers of INR_PARAMS versions 1-3 carry the same lanes: 4 bytes for each grid's
+  // length, count and each lane's length (7 grids, 3 + 1 + 1 + 1 + 1 + 1 + 1 lanes here),
+  // where the compact header has no grid length and spends 1 byte on a count and 1-3 on a
+  // lane's length.
+  const auto u1 = encode_latents(qn.arm(), gr, q, U);
+  EXPECT_EQ(decode_latents(qn.arm(), gr, u1.data(), u1.size(), U), q);
+  ASSERT_EQ(gr.size(), 7u);
+  EXPECT_GE(u1.size() - s1.size(), 7u * 7 + 9 * 1);
+  EXPECT_LE(u1.size() - s1.size(), 7u * 7 + 9 * 3);
+  EXPECT_THROW(decode_latents(qn.arm(), gr, s1.data(), s1.size(), U), StreamError);
+  EXPECT_THROW(decode_latents(qn.arm(), gr, u1.data(), u1.size(), C), StreamError);
   // The lane count is the stream's: streams of earlier encoders (16,384 latents a lane: 9
   // lanes here) and a single lane per grid decode too, and differ from this encoder's.
-  for (size_t per : {size_t(16384), size_t(1) << 30}) {
-    const auto s3 = encode_latents(qn.arm(), gr, q, per);
-    EXPECT_NE(s3, s1) << per;
-    EXPECT_EQ(decode_latents(qn.arm(), gr, s3.data(), s3.size()), q) << per;
-  }
-  // Damage: truncations and flipped bytes give StreamError or a decode, never a crash.
-  for (size_t cut : {size_t(0), size_t(3), s1.size() / 2, s1.size() - 1})
-    EXPECT_THROW(decode_latents(qn.arm(), gr, s1.data(), cut), StreamError) << cut;
-  for (int k = 0; k < 40; ++k) {
-    auto bad = s1;
-    bad[rng() % bad.size()] ^= uint8_t(1 + rng() % 255);
-    try {
-      decode_latents(qn.arm(), gr, bad.data(), bad.size());
-    } catch (const StreamError&) {
+  for (size_t per : {size_t(16384), size_t(1) << 30})
+    for (LaneHeader hd : {C, U}) {
+      const auto s3 = encode_latents(qn.arm(), gr, q, hd, per);
+      EXPECT_NE(s3, hd == C ? s1 : u1) << per;
+      EXPECT_EQ(decode_latents(qn.arm(), gr, s3.data(), s3.size(), hd), q) << per;
     }
+  // Damage: truncations and flipped bytes give StreamError or a decode, never a crash.
+  for (const auto& [st, hd] : {std::pair{s1, C}, std::pair{u1, U}}) {
+    for (size_t cut : {size_t(0), size_t(1), size_t(3), st.size() / 2, st.size() - 1})
+      EXPECT_THROW(decode_latents(qn.arm(), gr, st.data(), cut, hd), StreamError) << cut;
+    auto longer = st;
+    longer.push_back(0);
+    EXPECT_THROW(decode_latents(qn.arm(), gr, longer.data(), longer.size(), hd), StreamError);
+    for (int k = 0; k < 40; ++k) {
+      auto bad = st;
+      bad[rng() % bad.size()] ^= uint8_t(1 + rng() % 255);
+      try {
+        decode_latents(qn.arm(), gr, bad.data(), bad.size(), hd);
+      } catch (const StreamError&) {
+      }
+    }
+  }
+  // The compact header's numbers: the coarsest grid (1 latent) has one lane, so its header is
+  // 01 then its length in words; a count of 0, more lanes than latents, an overlong or an
+  // unterminated number are refused.
+  ASSERT_EQ(s1[0], 1);
+  auto with_head = [&](std::vector<uint8_t> head) {
+    std::vector<uint8_t> b = head;
+    b.insert(b.end(), s1.begin() + 2, s1.end());
+    return b;
+  };
+  const uint8_t w0 = s1[1];
+  ASSERT_LT(w0, 0x80);
+  EXPECT_EQ(decode_latents(qn.arm(), gr, with_head({1, w0}).data(), s1.size(), C), q);
+  for (const auto& head : {std::vector<uint8_t>{0, w0}, std::vector<uint8_t>{2, w0, w0},
+                           std::vector<uint8_t>{0x81, 0x00, w0}, std::vector<uint8_t>{1, uint8_t(w0 | 0x80), 0},
+                           std::vector<uint8_t>{1, 0xff, 0xff, 0xff, 0xff, 0x7f}, std::vector<uint8_t>{1, 0xff, 0xff, 0xff, 0xff, 0xff}}) {
+    const auto b = with_head(head);
+    EXPECT_THROW(decode_latents(qn.arm(), gr, b.data(), b.size(), C), StreamError);
   }
 }
 
 TEST(Inr, ParametersRoundTripAndDamageIsRefused) {
   std::mt19937 rng(5);
   const Net n = random_net(5, 16, 12, rng);
-  QuantNet mixed = quantize(n, 9);  // version 3: a step per tensor, the ARM's below Q8 too
+  QuantNet mixed = quantize(n, 9);  // version 4: a step per tensor, the ARM's below Q8 too
+  ASSERT_EQ(mixed.version, 4);
   requantize(n, 0, 4, mixed);
   requantize(n, 6, 5, mixed);
   requantize(n, 9, 0, mixed);
-  QuantNet v2 = quantize(n, 7);
+  QuantNet v2 = quantize(n, 7), v3 = mixed;
   v2.version = 2;
-  for (const QuantNet& q : {quantize(n, 6), quantize(n, 12), mixed, v2}) {
+  v3.version = 3;
+  for (const QuantNet& q : {quantize(n, 6), quantize(n, 12), mixed, v2, v3}) {
     const auto bytes = write_params(q);
     EXPECT_EQ(bytes.size(), (param_bits(q) + 7) / 8);
     const QuantNet r = read_params(bytes.data(), bytes.size(), 5);
@@ -522,7 +560,7 @@ TEST(Inr, WorkedExampleBytes) {
   q.t = {{64, -32}, {0}, {128, 128, 128}, {64, 64, 64}, std::vector<int32_t>(81, 0), {0, 0, 0},
          std::vector<int32_t>(13, 0), {0}, {0, 0}, {0, 256}, {-9, 111, 29, -3}};
   const std::vector<std::vector<int32_t>> y = {{0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, -1}, {1, 0, 0, -1}};
-  const auto params = write_params(q), latents = encode_latents(q.arm(), gr, y);
+  const auto params = write_params(q), latents = encode_latents(q.arm(), gr, y, LaneHeader::kU32);
   auto hex = [](const std::vector<uint8_t>& b) {
     std::string s;
     for (uint8_t v : b) s += "0123456789abcdef"[v >> 4], s += "0123456789abcdef"[v & 15], s += ' ';
@@ -536,8 +574,8 @@ TEST(Inr, WorkedExampleBytes) {
             "20 7b 15 91 ");
   const QuantNet r = read_params(params.data(), params.size(), 2);
   EXPECT_EQ(r.t, q.t);
-  EXPECT_EQ(decode_latents(r.arm(), gr, latents.data(), latents.size()), y);
-  // Version 3 (what encoders write now): the same network with a step per tensor; c2 at
+  EXPECT_EQ(decode_latents(r.arm(), gr, latents.data(), latents.size(), r.lane_header()), y);
+  // Version 3: the same network with a step per tensor; c2 at
   // step 0 stores 1 for the same Q8 value 256, so the ARM and INR_LATENTS are as above.
   QuantNet q3 = q;
   q3.version = 3;
@@ -551,7 +589,21 @@ TEST(Inr, WorkedExampleBytes) {
   EXPECT_EQ(r3.t, q3.t);
   EXPECT_EQ(r3.step, q3.step);
   EXPECT_EQ(r3.arm().c2, q.arm().c2);
-  EXPECT_EQ(encode_latents(r3.arm(), gr, y), latents);
+  EXPECT_EQ(encode_latents(r3.arm(), gr, y, r3.lane_header()), latents);
+  // Version 4 (what encoders write now): the parameters of version 3 under a new version
+  // byte, and INR_LATENTS with compact lane headers: per grid a LEB128 lane count, each
+  // lane's length in 16-bit words after its 4-byte state, then the same lane bytes.
+  QuantNet q4 = q3;
+  q4.version = 4;
+  const auto params4 = write_params(q4);
+  auto expect4 = params3;
+  expect4[0] = 4;
+  EXPECT_EQ(params4, expect4);
+  const QuantNet r4 = read_params(params4.data(), params4.size(), 2);
+  ASSERT_EQ(r4.lane_header(), LaneHeader::kCompact);
+  const auto latents4 = encode_latents(r4.arm(), gr, y, r4.lane_header());
+  EXPECT_EQ(hex(latents4), "01 00 d3 9c 4a 0a 01 02 b5 71 03 00 20 7b 15 91 ");
+  EXPECT_EQ(decode_latents(r4.arm(), gr, latents4.data(), latents4.size(), r4.lane_header()), y);
 }
 
 Image test_image(int w, int h, int channels, unsigned seed) {
@@ -581,10 +633,10 @@ TEST(Inr, CodesImagesEndToEnd) {
     const auto s = enc.encode(img, 2.5);
     const bitstream::Parsed p = bitstream::parse(s.data(), s.size());
     EXPECT_EQ(p.header.model_id, InrCodec::arch_identity());
-    // 1.4: parameters of version 3, a weight step per tensor.
-    EXPECT_EQ(p.header.minor, 4);
+    // 1.5: parameters of version 4 (a weight step per tensor, compact lane headers).
+    EXPECT_EQ(p.header.minor, 5);
     ASSERT_EQ(p.sections.front().type, kParams);
-    EXPECT_EQ(read_params(p.sections.front().data, p.sections.front().size, level_count(img.width, img.height)).version, 3);
+    EXPECT_EQ(read_params(p.sections.front().data, p.sections.front().size, level_count(img.width, img.height)).version, 4);
     const Image out = dec.decode(s);
     ASSERT_EQ(out.width, img.width);
     ASSERT_EQ(out.channels, img.channels);

@@ -81,7 +81,7 @@ inr::QuantNet quantize_rd(const inr::Net& net, const std::vector<inr::Grid>& gr,
   const double per_bit = lambda / (double(w) * h);
   auto distortion = [&](const inr::QuantNet& q) { return mse(inr::reconstruct(q.dequantize(), gr, y, w, h), x); };
   auto latent_bits = [&](const inr::QuantNet& q) {
-    return 8.0 * double(inr::encode_latents(q.arm(), gr, qy).size());
+    return 8.0 * double(inr::encode_latents(q.arm(), gr, qy, q.lane_header()).size());
   };
   inr::QuantNet best;
   double best_d = 0, best_cost = INFINITY;
@@ -142,7 +142,7 @@ const std::vector<SectionKind>& InrCodec::tile_sections() const { return inr::se
 InrCodec::Decoded InrCodec::decode_grids(const bitstream::SectionView* s, int w, int h) {
   const int levels = inr::level_count(w, h);
   Decoded d{inr::read_params(s[0].data, s[0].size, levels), inr::grids(w, h, levels), {}};
-  d.y = to_float(inr::decode_latents(d.net.arm(), d.grids, s[1].data, s[1].size));
+  d.y = to_float(inr::decode_latents(d.net.arm(), d.grids, s[1].data, s[1].size, d.net.lane_header()));
   return d;
 }
 
@@ -172,7 +172,7 @@ void InrCodec::encode_tile(const Image& tile, double q, std::vector<bitstream::S
   sp.type = inr::kParams;
   sp.payload = inr::write_params(best);
   sl.type = inr::kLatents;
-  sl.payload = inr::encode_latents(best.arm(), gr, qy);
+  sl.payload = inr::encode_latents(best.arm(), gr, qy, best.lane_header());
   out.push_back(std::move(sp));
   out.push_back(std::move(sl));
 }
@@ -187,7 +187,7 @@ Image InrCodec::decode_one(const bitstream::SectionView* s, int w, int h, int ch
   const inr::QuantNet qn = inr::read_params(s[0].data, s[0].size, levels);
   const std::vector<inr::Grid> gr = inr::grids(w, h, levels);
   const auto t1 = clock::now();
-  const auto y = to_float(inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size));
+  const auto y = to_float(inr::decode_latents(qn.arm(), gr, s[1].data, s[1].size, qn.lane_header()));
   const auto t2 = clock::now();
   Image img{w, h, channels, {}};
   double up = 0;

@@ -138,10 +138,64 @@ void put_u32(std::vector<uint8_t>& o, uint32_t v) {
   for (int i = 0; i < 4; ++i) o.push_back(uint8_t(v >> (8 * i)));
 }
 
+// LEB128: 7 bits a byte, least significant first, the top bit set on every byte but the last.
+void put_leb(std::vector<uint8_t>& o, uint32_t v) {
+  for (; v >= 0x80; v >>= 7) o.push_back(uint8_t(v | 0x80));
+  o.push_back(uint8_t(v));
+}
+
+// Reads a LEB128 value below 2^32 at data[pos], advancing pos; a stream has one spelling of
+// each value, so an overlong one (a last byte of 0 after the first) is refused like a
+// truncated one.
+uint32_t get_leb(const uint8_t* data, size_t size, size_t& pos, const char* what) {
+  uint64_t v = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (pos >= size) throw StreamError(std::string("INR latents truncated (") + what + ")");
+    const uint8_t b = data[pos++];
+    v |= uint64_t(b & 0x7F) << (7 * i);
+    if (!(b & 0x80)) {
+      if (i > 0 && b == 0) throw StreamError(std::string("INR latents: overlong number (") + what + ")");
+      if (v > UINT32_MAX) break;
+      return uint32_t(v);
+    }
+  }
+  throw StreamError(std::string("INR latents: number out of range (") + what + ")");
+}
+
+// The compact lane header of payload version 4 (docs/bitstream.md): the coder's lane stream
+// (u32 count, u32 lengths, lanes) rewritten as a LEB128 count and, per lane, its length in
+// 16-bit words after the 4-byte state; the lanes' bytes are unchanged. A Kodak image's 13
+// lanes in 7 grids carried 108 bytes of u32 lengths and counts; this takes about 35.
+void put_compact(std::vector<uint8_t>& out, const std::vector<uint8_t>& s) {
+  const rans_detail::LaneLayout L = rans_detail::parse_lanes(s.data(), s.size());
+  put_leb(out, L.lanes);
+  for (uint32_t k = 0; k < L.lanes; ++k) put_leb(out, uint32_t((L.length[k] - 4) / 2));
+  out.insert(out.end(), s.begin() + std::ptrdiff_t(L.offset[0]), s.end());
+}
+
+// Reads a compact lane header at data[pos] for a grid of n latents; the layout's offsets
+// are from data. pos ends after the grid's last lane.
+rans_detail::LaneLayout get_compact(const uint8_t* data, size_t size, size_t& pos, size_t n) {
+  rans_detail::LaneLayout L;
+  L.lanes = get_leb(data, size, pos, "lane count");
+  if (L.lanes == 0 || L.lanes > n || L.lanes > (1u << 20)) throw StreamError("INR grid has an invalid lane count");
+  std::vector<uint32_t> words(L.lanes);
+  for (auto& w : words) w = get_leb(data, size, pos, "lane length");
+  for (uint32_t k = 0; k < L.lanes; ++k) {
+    const uint64_t len = 4 + 2 * uint64_t(words[k]);
+    if (len > size - pos) throw StreamError("INR latents truncated (lane " + std::to_string(k) + ")");
+    L.offset.push_back(pos);
+    L.length.push_back(size_t(len));
+    pos += size_t(len);
+  }
+  return L;
+}
+
 }  // namespace
 
 std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
-                                    const std::vector<std::vector<int32_t>>& q, size_t lane_latents) {
+                                    const std::vector<std::vector<int32_t>>& q, LaneHeader header,
+                                    size_t lane_latents) {
   const auto& tables = laplace_tables();
   std::vector<uint8_t> out;
   for (int l = int(gr.size()) - 1; l >= 0; --l) {
@@ -164,14 +218,18 @@ std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& 
       }
     }
     const std::vector<uint8_t> s = rans_encode(res.data(), idx.data(), N, tables, lanes);
-    put_u32(out, uint32_t(s.size()));
-    out.insert(out.end(), s.begin(), s.end());
+    if (header == LaneHeader::kCompact) {
+      put_compact(out, s);
+    } else {
+      put_u32(out, uint32_t(s.size()));
+      out.insert(out.end(), s.begin(), s.end());
+    }
   }
   return out;
 }
 
 std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
-                                                 const uint8_t* data, size_t size) {
+                                                 const uint8_t* data, size_t size, LaneHeader header) {
   using namespace rans_detail;
   const auto& tables = laplace_tables();
   std::vector<std::vector<int32_t>> q(gr.size());
@@ -179,14 +237,20 @@ std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::v
   for (int l = int(gr.size()) - 1; l >= 0; --l) {
     const Grid G = gr[l];
     const size_t N = size_t(G.h) * G.w;
-    if (size - pos < 4) throw StreamError("INR latents truncated (grid " + std::to_string(l) + ")");
-    const size_t len = get_u32(data + pos);
-    pos += 4;
-    if (len > size - pos) throw StreamError("INR latents truncated (grid " + std::to_string(l) + ")");
-    const uint8_t* s = data + pos;
-    pos += len;
-    const LaneLayout L = parse_lanes(s, len);
-    if (L.lanes > N) throw StreamError("INR grid has more lanes than latents");
+    const uint8_t* s = data;  // lane offsets are from s
+    LaneLayout L;
+    if (header == LaneHeader::kCompact) {
+      L = get_compact(data, size, pos, N);
+    } else {
+      if (size - pos < 4) throw StreamError("INR latents truncated (grid " + std::to_string(l) + ")");
+      const size_t len = get_u32(data + pos);
+      pos += 4;
+      if (len > size - pos) throw StreamError("INR latents truncated (grid " + std::to_string(l) + ")");
+      s = data + pos;
+      pos += len;
+      L = parse_lanes(s, len);
+      if (L.lanes > N) throw StreamError("INR grid has more lanes than latents");
+    }
     q[l].assign(N, 0);
     const int32_t* qc = l + 1 < int(gr.size()) ? q[l + 1].data() : nullptr;
     const int cw = l + 1 < int(gr.size()) ? gr[l + 1].w : 0;
@@ -321,7 +385,7 @@ void requantize(const Net& n, size_t i, int step, QuantNet& q) {
 QuantNet quantize(const Net& n, int synth_step) {
   QuantNet q;
   q.s = n.s;
-  q.version = n.s.learned_up ? 3 : 1;
+  q.version = n.s.learned_up ? 4 : 1;
   const size_t T = n.tensors().size();
   q.step.assign(T, 0);
   q.t.resize(T);
@@ -343,8 +407,8 @@ Net QuantNet::dequantize() const {
 
 namespace {
 BitWriter params_bits(const QuantNet& q) {
-  const bool v3 = q.version == 3;
-  if (q.version < 1 || q.version > 3 || (q.version == 1) == q.s.learned_up || q.step.size() != q.t.size())
+  const bool v3 = q.version >= 3;  // a step per tensor (versions 3 and 4)
+  if (q.version < 1 || q.version > 4 || (q.version == 1) == q.s.learned_up || q.step.size() != q.t.size())
     throw std::logic_error("write_params: version and upsampling disagree");
   BitWriter w;
   w.put(uint32_t(q.version), 8);
@@ -381,7 +445,7 @@ QuantNet read_params(const uint8_t* data, size_t size, int levels) {
   BitReader r(data, size);
   QuantNet q;
   q.version = int(r.get(8));
-  if (q.version < 1 || q.version > 3) throw StreamError("INR parameters of an unknown version");
+  if (q.version < 1 || q.version > 4) throw StreamError("INR parameters of an unknown version");
   q.s.learned_up = q.version >= 2;
   q.s.levels = int(r.get(8));
   q.s.hidden = int(r.get(8));

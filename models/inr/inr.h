@@ -116,7 +116,8 @@ double arm_rate_ref(const Net& n, const std::vector<Grid>& gr, const std::vector
                     std::vector<std::vector<float>>* dy, Net* g);
 // The lane count of a grid of n latents (the coder's: rANS lanes = ARM stripes): one lane
 // per kLaneLatents, at most 4,096. Lanes are what lets a grid decode in parallel, but each
-// costs 8 bytes of the stream (its length and the rANS state) and cuts the ARM's context
+// costs 5-7 bytes of the stream (its length and the rANS state; 8 in the u32 headers of
+// INR_PARAMS versions 1-3) and cuts the ARM's context
 // along its first rows; at 16,384 latents a lane (the coder's default, 36 lanes in a Kodak
 // image, 344 bytes with the grids' headers: 8% of a stream at q 0) held-out fits were 4.5%
 // worse in D + lambda R than at 65,536 (13 lanes, 6 on the finest grid: enough for the
@@ -185,6 +186,10 @@ struct ArmInt {
   std::vector<int32_t> a1, c1, a2, c2;  // Q8 weights; biases Q16
   int A = 0;
 };
+// How INR_LATENTS spells each grid's lanes: kU32, a u32 byte length and the coder's lane
+// stream (u32 count and lengths; INR_PARAMS versions 1-3); kCompact, LEB128 count and
+// lengths (version 4, bitstream 1.5).
+enum class LaneHeader { kU32, kCompact };
 // The coder's Laplace tables: 64 scales x 8 fractional offsets of mu.
 const std::vector<QuantizedCdf>& laplace_tables();
 inline constexpr int kMuFrac = 8, kScales = 64;
@@ -195,9 +200,11 @@ inline constexpr int kMuFrac = 8, kScales = 64;
 inline constexpr int kStepMax = 24, kArmStepMax = 8;
 struct QuantNet {
   Sizes s;
-  // INR_PARAMS payload version: 3 writes a step per tensor; 1 (bilinear upsampling) and 2
-  // (learned) had one step for the synthesis and upsampling and Q8 for the ARM.
-  int version = 3;
+  // INR_PARAMS payload version: 4 and 3 write a step per tensor (4: the INR_LATENTS that
+  // follows has compact lane headers); 1 (bilinear upsampling) and 2 (learned) had one step
+  // for the synthesis and upsampling and Q8 for the ARM.
+  int version = 4;
+  LaneHeader lane_header() const { return version >= 4 ? LaneHeader::kCompact : LaneHeader::kU32; }
   std::vector<int> step;
   std::vector<std::vector<int32_t>> t;
   ArmInt arm() const;
@@ -213,14 +220,15 @@ std::vector<uint8_t> write_params(const QuantNet& q);
 size_t param_bits(const QuantNet& q);  // write_params()'s size in bits before the padding
 QuantNet read_params(const uint8_t* data, size_t size, int levels);
 
-// Grid symbols <-> the LATENTS payload (one lane stream per grid, coarsest first).
+// Grid symbols <-> the LATENTS payload (one lane stream per grid, coarsest first), with the
+// lane header the INR_PARAMS version calls for (QuantNet::lane_header()).
 // lane_latents: the lanes' size (arm_lanes(); other sizes only for tests, since the fit
 // assumes kLaneLatents for its contexts).
 std::vector<uint8_t> encode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
-                                    const std::vector<std::vector<int32_t>>& q,
+                                    const std::vector<std::vector<int32_t>>& q, LaneHeader header,
                                     size_t lane_latents = kLaneLatents);
 std::vector<std::vector<int32_t>> decode_latents(const ArmInt& arm, const std::vector<Grid>& gr,
-                                                 const uint8_t* data, size_t size);
+                                                 const uint8_t* data, size_t size, LaneHeader header);
 // The image from quantised latents and network (float synthesis): [3][P] in [0,1] unclamped.
 // upsample_ms: where to add the upsampling's share of the time (optional).
 std::vector<float> reconstruct(const Net& n, const std::vector<Grid>& gr,
@@ -240,8 +248,9 @@ class InrCodec final : public Architecture {
   void set_fit(const inr::FitOptions& o) { fit_ = o; }
 
   std::string arch() const override { return inr::kArch; }
-  // 1.4: INR_PARAMS of version 3 (1.1 streams, versions 1 and 2, still decode).
-  int stream_minor() const override { return 4; }
+  // 1.5: INR_PARAMS of version 4 with compact INR_LATENTS (1.4 streams, version 3, and 1.1
+  // streams, versions 1 and 2, still decode).
+  int stream_minor() const override { return 5; }
   double max_quality() const override { return 5.0; }
   int align() const override { return 1; }
   int latent_stride() const override { return 1; }

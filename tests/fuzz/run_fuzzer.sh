@@ -31,9 +31,9 @@ done
 for img in rgb0 rgb1 gray; do
   "$NLC" encode "$WORK/img/$img.png" --codec inr --effort 0 -q 2 -o "$WORK/corpus/${img}_inr.nlc" 2>/dev/null
 done
-# and the frozen INR streams of parameters versions 1 (bilinear upsampling) and 2 (one weight
-# step), which no encoder writes now
-cp "$SRC/conformance/streams/crop64x48_inr_v1_q2.nlc" "$SRC/conformance/streams/crop64x48_inr_v2_q2.nlc" "$WORK/corpus/"
+# and the frozen INR streams of parameters versions 1 (bilinear upsampling), 2 (one weight
+# step) and 3 (u32 lane headers), which no encoder writes now
+cp "$SRC"/conformance/streams/crop64x48_inr_v[123]_q2.nlc "$WORK/corpus/"
 echo "seed corpus: $(ls "$WORK/corpus" | wc -l) streams"
 # The run itself: bounded, failing on any finding.
 exec bash "$(dirname "$0")/run_seeded_fuzzer.sh" fuzz_decoder "$FUZZER" "$WORK/run" "$SECONDS_" 4096 "$WORK"/corpus/*
