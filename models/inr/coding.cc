@@ -179,6 +179,9 @@ rans_detail::LaneLayout get_compact(const uint8_t* data, size_t size, size_t& po
   rans_detail::LaneLayout L;
   L.lanes = get_leb(data, size, pos, "lane count");
   if (L.lanes == 0 || L.lanes > n || L.lanes > (1u << 20)) throw StreamError("INR grid has an invalid lane count");
+  // Each lane takes at least 5 bytes (a length byte and its state): a count the payload
+  // cannot hold is refused before anything is allocated for it.
+  if (L.lanes > (size - pos) / 5) throw StreamError("INR latents truncated (lane table)");
   std::vector<uint32_t> words(L.lanes);
   for (auto& w : words) w = get_leb(data, size, pos, "lane length");
   for (uint32_t k = 0; k < L.lanes; ++k) {
