@@ -14,6 +14,10 @@ subset against effort 2 over all 24:
 One curve may join the per-image points of several runs of the same codec on different images
 (name=A.json+B.json; an image measured in two of them is refused), e.g. effort 3 measured on
 kodim01-02 in one run and kodim03-04 in another.
+
+--published FILE (bench/published/kodak_rd.json) adds the published curves as anchors, as
+`nlc eval --published` does; they are averages over all 24 Kodak images, so they are refused
+unless the chosen images are exactly kodim01..kodim24.
 """
 import json
 import sys
@@ -60,14 +64,26 @@ def bd_rate(anchor, test):
 
 
 def main():
-    if len(sys.argv) < 3 or any("=" not in a for a in sys.argv[2:]):
+    args = sys.argv[1:]
+    published = None
+    if "--published" in args:
+        i = args.index("--published")
+        published = args[i + 1] if i + 1 < len(args) else sys.exit(__doc__)
+        del args[i:i + 2]
+    if len(args) < 2 or any("=" not in a for a in args[1:]):
         sys.exit(__doc__)
-    images = sys.argv[1].split(",")
-    reports = [a.split("=", 1) for a in sys.argv[2:]]
+    images = args[0].split(",")
+    reports = [a.split("=", 1) for a in args[1:]]
     curves = {name: curve(path, "nlc", images) for name, path in reports}
     first = load(reports[0][1].split("+")[0])
     for base in [c for c in first if c != "nlc"]:
         curves[base] = curve(reports[0][1], base, images)
+    if published:
+        if sorted(images) != [f"kodim{i:02d}" for i in range(1, 25)]:
+            sys.exit("--published: the published curves are averages over all 24 Kodak images")
+        with open(published) as f:
+            for name, c in json.load(f).items():
+                curves[name] = (list(c["bpp"]), list(c["psnr_rgb"]))
     for name, (r, p) in curves.items():
         print(f"{name:8s} " + "  ".join(f"{b:.3f}/{q:.2f}" for b, q in zip(r, p)))
     # Each report's curve against the reports before it and against the baselines.
