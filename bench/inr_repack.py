@@ -8,6 +8,9 @@ that bench/report_bd.py measures what the format change alone is worth on that r
     /usr/bin/python3 bench/report_bd.py kodim01,...,kodim24 \\
         v3=build/kodak-eval-inr-e1/report.json v4=/tmp/e1-v4/report.json
 
+One stream alone: `inr_repack.py --stream IN.nlc OUT.nlc` (tests/cli_test.sh repacks the
+frozen 1.4 conformance stream so and decodes both).
+
 With --nlc, every repacked stream is decoded and must give the same pixels as the original
 (the rewrite is lossless), else the script fails. Streams that are not 1.4 INR streams are
 refused. This is a measuring tool (and an independent reader of both layouts), not a path
@@ -73,6 +76,13 @@ def repack(data):
 
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--stream"] and len(args) == 3:
+        try:
+            new = repack(open(args[1], "rb").read())
+        except (ValueError, IndexError, OSError) as e:
+            sys.exit(f"{args[1]}: {e}")
+        open(args[2], "wb").write(new)
+        return
     nlc = None
     if "--nlc" in args:
         i = args.index("--nlc")
