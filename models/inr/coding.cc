@@ -182,14 +182,11 @@ rans_detail::LaneLayout get_compact(const uint8_t* data, size_t size, size_t& po
   // Each lane takes at least 5 bytes (a length byte and its state): a count the payload
   // cannot hold is refused before anything is allocated for it.
   if (L.lanes > (size - pos) / 5) throw StreamError("INR latents truncated (lane table)");
-  std::vector<uint32_t> words(L.lanes);
-  for (auto& w : words) w = get_leb(data, size, pos, "lane length");
+  for (uint32_t k = 0; k < L.lanes; ++k) L.length.push_back(4 + 2 * size_t(get_leb(data, size, pos, "lane length")));
   for (uint32_t k = 0; k < L.lanes; ++k) {
-    const uint64_t len = 4 + 2 * uint64_t(words[k]);
-    if (len > size - pos) throw StreamError("INR latents truncated (lane " + std::to_string(k) + ")");
+    if (L.length[k] > size - pos) throw StreamError("INR latents truncated (lane " + std::to_string(k) + ")");
     L.offset.push_back(pos);
-    L.length.push_back(size_t(len));
-    pos += size_t(len);
+    pos += L.length[k];
   }
   return L;
 }
