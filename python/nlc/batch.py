@@ -83,6 +83,29 @@ def _write_atomic(path, data):
         raise
 
 
+def _clear_stale_temporaries(path):
+    """Removes what an earlier attempt at this output left: a worker killed while writing it
+    (SIGKILL, the machine lost) runs no cleanup, so its temporary file stays beside the
+    output. The task is keyed by its path, and Dask runs a task once at a time, so any
+    temporary of this output is a dead attempt's: _write_atomic's ".NAME.*.tmp" and
+    nlc.write_image's ".NAME.XXXXXX" (mkstemp's six characters)."""
+    folder = os.path.dirname(path) or "."
+    base = "." + os.path.basename(path) + "."
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.startswith(base):
+            continue
+        rest = name[len(base):]
+        if (rest.endswith(".tmp") and len(rest) > 4) or (len(rest) == 6 and "." not in rest):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
+
+
 def _verifies_as_stream(path, cfg, quality):
     import nlc
 
@@ -107,6 +130,7 @@ def run_job(job):
     row = {"path": rel, "status": "ok", "worker": _worker_name()}
     t0 = time.perf_counter()
     try:
+        _clear_stale_temporaries(dst)
         if mode == "encode":
             done = _verifies_as_stream(dst, cfg, quality) if os.path.exists(dst) else None
             if done is not None:

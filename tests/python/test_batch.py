@@ -123,6 +123,26 @@ class Batch(unittest.TestCase):
         self.assertEqual(batch(os.path.join(self.tmp.name, "none"), self.dst, "-q", "1").returncode, 2)
         self.assertEqual(batch(self.src, self.dst, "-q", "1", "--workers", "0").returncode, 2)
 
+    def test_a_dead_attempts_temporaries_are_cleared(self):
+        # What a worker killed in the middle of a write leaves (no cleanup runs on SIGKILL):
+        # the task's next attempt removes it, and only it.
+        from nlc.batch import run_job
+
+        out = os.path.join(self.dst, "a.nlc")
+        os.makedirs(self.dst)
+        dead = [os.path.join(self.dst, n) for n in (".a.nlc.k3j_9x2q.tmp", ".a.nlc.Xy12Zq")]
+        other = [os.path.join(self.dst, n) for n in (".b.nlc.k3j_9x2q.tmp", "a.nlc.keep.tmp", ".a.nlc.notes.txt")]
+        for p in dead + other:
+            with open(p, "wb") as f:
+                f.write(b"partial")
+        row = run_job(("a.png", os.path.join(self.src, "a.png"), out, "encode",
+                       {"model": None, "codec": None, "effort": 0, "device": "cpu", "threads": 1}, 2.0, False))
+        self.assertEqual(row["status"], "ok", row)
+        self.assertEqual([p for p in dead if os.path.exists(p)], [])
+        self.assertEqual([p for p in other if not os.path.exists(p)], [])
+        with open(out, "rb") as f:
+            nlc.info(f.read())
+
     def test_a_killed_worker_loses_nothing(self):
         from distributed import Client, LocalCluster
 
