@@ -13,8 +13,9 @@ which must see SRC and DST at the same paths (shared storage).
 Resumable: an output that already exists and verifies (its checksums, model and quality for
 encoding; a readable image for decoding) is skipped, and every output is written to a
 temporary name in its folder and renamed, so an interrupted job leaves no partial file. A
-worker that dies loses nothing: Dask runs its tasks again elsewhere (--retries also covers
-exceptions escaping a task, which the task itself never raises for a bad file).
+worker that dies loses nothing: Dask runs its tasks again elsewhere, and each removes the
+temporary file a dead attempt at its output left (--retries also covers exceptions escaping a
+task, which the task itself never raises for a bad file).
 
 The manifest (DST/manifest.csv unless --manifest) has a row per file: path, status (ok,
 skipped or error), width, height, bytes, bpp, psnr (with --psnr), seconds, worker, error.
