@@ -14,7 +14,7 @@ Resumable: an output that already exists and verifies (its checksums, model and 
 encoding; a readable image for decoding) is skipped, and every output is written to a
 temporary name in its folder and renamed, so an interrupted job leaves no partial file. A
 worker that dies loses nothing: Dask runs its tasks again elsewhere, and each removes the
-temporary file a dead attempt at its output left (--retries also covers exceptions escaping a
+temporary file a dead attempt at an encoded output left (--retries also covers exceptions escaping a
 task, which the task itself never raises for a bad file).
 
 The manifest (DST/manifest.csv unless --manifest) has a row per file: path, status (ok,
@@ -25,6 +25,7 @@ import argparse
 import csv
 import fnmatch
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -87,20 +88,18 @@ def _write_atomic(path, data):
 def _clear_stale_temporaries(path):
     """Removes what an earlier attempt at this output left: a worker killed while writing it
     (SIGKILL, the machine lost) runs no cleanup, so its temporary file stays beside the
-    output. The task is keyed by its path, and Dask runs a task once at a time, so any
-    temporary of this output is a dead attempt's: _write_atomic's ".NAME.*.tmp" and
-    nlc.write_image's ".NAME.XXXXXX" (mkstemp's six characters)."""
+    output. The task is keyed by its path, and Dask runs a task once at a time, so a
+    temporary of this output is a dead attempt's. Only _write_atomic's exact spelling
+    (".NAME." + mkstemp's 8 characters + ".tmp") is removed: a looser pattern (say, the six
+    characters of nlc.write_image's temporaries) would also match a user's ".NAME.backup"."""
     folder = os.path.dirname(path) or "."
-    base = "." + os.path.basename(path) + "."
+    dead = re.compile(re.escape("." + os.path.basename(path) + ".") + r"[a-z0-9_]{8}\.tmp")
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
         return
     for name in names:
-        if not name.startswith(base):
-            continue
-        rest = name[len(base):]
-        if (rest.endswith(".tmp") and len(rest) > 4) or (len(rest) == 6 and "." not in rest):
+        if dead.fullmatch(name):
             try:
                 os.unlink(os.path.join(folder, name))
             except FileNotFoundError:

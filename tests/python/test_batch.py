@@ -130,8 +130,9 @@ class Batch(unittest.TestCase):
 
         out = os.path.join(self.dst, "a.nlc")
         os.makedirs(self.dst)
-        dead = [os.path.join(self.dst, n) for n in (".a.nlc.k3j_9x2q.tmp", ".a.nlc.Xy12Zq")]
-        other = [os.path.join(self.dst, n) for n in (".b.nlc.k3j_9x2q.tmp", "a.nlc.keep.tmp", ".a.nlc.notes.txt")]
+        dead = [os.path.join(self.dst, n) for n in (".a.nlc.k3j_9x2q.tmp",)]
+        other = [os.path.join(self.dst, n) for n in (".b.nlc.k3j_9x2q.tmp", "a.nlc.keep.tmp", ".a.nlc.notes.txt",
+                                                     ".a.nlc.backup")]
         for p in dead + other:
             with open(p, "wb") as f:
                 f.write(b"partial")
