@@ -125,10 +125,14 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
     return;
   }
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  // ".NAME.XXXXXX.nlctmp": the suffix marks it as nlc's own, so that a batch job's retry can
+  // remove what a killed attempt left without touching a user's ".NAME.backup"
+  // (python/nlc/batch.py, _clear_stale_temporaries, matches this spelling).
+  const std::string suffix = ".nlctmp";
+  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX" + suffix)).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
-  const int fd = mkstemp(name.data());
+  const int fd = mkstemps(name.data(), int(suffix.size()));
   if (fd < 0) throw ImageError(path + ": cannot create a temporary file (" + std::strerror(errno) + ")");
   const std::string tmp(name.data());
   // The replaced file's mode, or what the umask gives a new file.

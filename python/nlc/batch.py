@@ -14,7 +14,7 @@ Resumable: an output that already exists and verifies (its checksums, model and 
 encoding; a readable image for decoding) is skipped, and every output is written to a
 temporary name in its folder and renamed, so an interrupted job leaves no partial file. A
 worker that dies loses nothing: Dask runs its tasks again elsewhere, and each removes the
-temporary file a dead attempt at an encoded output left (--retries also covers exceptions escaping a
+temporary file (.NAME.<random>.nlctmp) a dead attempt at its output left (--retries also covers exceptions escaping a
 task, which the task itself never raises for a bad file).
 
 The manifest (DST/manifest.csv unless --manifest) has a row per file: path, status (ok,
@@ -66,11 +66,16 @@ def _worker_name():
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# nlc's temporary files end in this, in Python (_write_atomic) and in C++ (write_file_atomic in
+# codec/src/image.cc, behind nlc.write_image): ".NAME." + mkstemp's random characters + it.
+TEMPORARY_SUFFIX = ".nlctmp"
+
+
 def _write_atomic(path, data):
     """Writes bytes to a temporary file in the target folder, then renames it over path."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -89,11 +94,12 @@ def _clear_stale_temporaries(path):
     """Removes what an earlier attempt at this output left: a worker killed while writing it
     (SIGKILL, the machine lost) runs no cleanup, so its temporary file stays beside the
     output. The task is keyed by its path, and Dask runs a task once at a time, so a
-    temporary of this output is a dead attempt's. Only _write_atomic's exact spelling
-    (".NAME." + mkstemp's 8 characters + ".tmp") is removed: a looser pattern (say, the six
-    characters of nlc.write_image's temporaries) would also match a user's ".NAME.backup"."""
+    temporary of this output is a dead attempt's, whether the encoder's (_write_atomic: 8
+    random characters, Python's mkstemp) or the decoder's (nlc.write_image: 6, C's mkstemps).
+    Only that exact spelling is removed, never a user's ".NAME.backup" or ".NAME.old.tmp"."""
     folder = os.path.dirname(path) or "."
-    dead = re.compile(re.escape("." + os.path.basename(path) + ".") + r"[a-z0-9_]{8}\.tmp")
+    dead = re.compile(re.escape("." + os.path.basename(path) + ".") + r"[A-Za-z0-9_]{6,8}"
+                      + re.escape(TEMPORARY_SUFFIX))
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
@@ -304,7 +310,7 @@ def main(argv=None):
 
 def _write_manifest(path, rows):
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest.", suffix=TEMPORARY_SUFFIX)
     with os.fdopen(fd, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
         w.writeheader()
