@@ -62,15 +62,30 @@ std::string fmt(double v, int decimals) {
   return b;
 }
 
+// On a terminal, one line rewritten at each coding; in a log (stderr not a terminal: nohup,
+// CI, a pipe), a line for the first coding and then at most one every 30 s, with the time
+// since the start, so that an hours-long INR evaluation shows where it is without a fast
+// one's hundreds of codings filling the log.
 struct Progress {
   bool on;
   bool tty = isatty(2);
   size_t done = 0, total = 0;
+  Clock::time_point start = Clock::now(), last_line{};
+  bool any_line = false;
   void step(const std::string& what) {
     ++done;
     if (!on) return;
-    if (tty)
+    if (tty) {
       std::fprintf(stderr, "\r\033[K[%zu/%zu] %s", done, total, what.c_str());
+      return;
+    }
+    const auto now = Clock::now();
+    if (any_line && now - last_line < std::chrono::seconds(30)) return;
+    const long s = long(std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+    std::fprintf(stderr, "[%zu/%zu] %s (%ld:%02ld elapsed)\n", done, total, what.c_str(), s / 60, s % 60);
+    std::fflush(stderr);
+    any_line = true;
+    last_line = now;
   }
   void line(const std::string& text) {
     if (!on) return;

@@ -163,6 +163,9 @@ for f in report.json report.csv rd.svg streams/kodim23.q2.000.nlc; do
   [ -s "$TMP/ev/$f" ] || { echo "FAIL: eval wrote no $f"; fail=1; }
 done
 [ "$(ls "$TMP/ev/streams" | wc -l)" = 4 ] || { echo "FAIL: eval should keep 4 streams"; fail=1; }
+# stderr is a file here, not a terminal: progress as whole lines (the first coding's at least)
+grep -q "^\[1/[0-9]*\] nlc q=0.000 kodim23 (0:[0-9][0-9] elapsed)$" "$TMP/err" ||
+  { echo "FAIL: eval printed no progress line to a log"; cat "$TMP/err"; fail=1; }
 for c in nlc jpeg webp avif jpeg2000; do
   grep -q "\"$c\": {" "$TMP/ev/report.json" || { echo "FAIL: no $c in report.json"; fail=1; }
   grep -q "BD-rate of nlc against $c: -\?[0-9.]* %" "$TMP/out" || [ $c = nlc ] ||
