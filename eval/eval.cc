@@ -70,8 +70,7 @@ struct Progress {
   bool on;
   bool tty = isatty(2);
   size_t done = 0, total = 0;
-  Clock::time_point start = Clock::now(), last_line{};
-  bool any_line = false;
+  Clock::time_point start = Clock::now(), last_line{};  // last_line: none yet while {}
   void step(const std::string& what) {
     ++done;
     if (!on) return;
@@ -80,11 +79,10 @@ struct Progress {
       return;
     }
     const auto now = Clock::now();
-    if (any_line && now - last_line < std::chrono::seconds(30)) return;
+    if (last_line != Clock::time_point{} && now - last_line < std::chrono::seconds(30)) return;
     const long s = long(std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
     std::fprintf(stderr, "[%zu/%zu] %s (%ld:%02ld elapsed)\n", done, total, what.c_str(), s / 60, s % 60);
     std::fflush(stderr);
-    any_line = true;
     last_line = now;
   }
   void line(const std::string& text) {
